@@ -1,0 +1,93 @@
+"""Typed errors. Every message says what went wrong *and* how to fix it.
+
+The CLI catches :class:`ViewfinderError` at the top, prints its message on one line and
+exits with code 1; library callers catch the subclass they care about.
+"""
+
+from __future__ import annotations
+
+
+class ViewfinderError(Exception):
+    """Base class of every error viewfinder raises on purpose."""
+
+
+class VideoError(ViewfinderError):
+    """A video could not be used."""
+
+
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """The video path does not exist."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"Video not found: {path}. Check the path (it is not resolved against any "
+                         "project directory) or pass an absolute path.")
+
+
+class NotAVideoError(VideoError):
+    """The file exists but holds no decodable video stream."""
+
+    def __init__(self, path: object, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"Not a video: {path} has no readable video stream{extra}. Pass a video "
+                         "file (mp4, mkv, webm, ogv, mpg, ...); convert other media with "
+                         "`ffmpeg -i INPUT -c:v libx264 out.mp4`.")
+
+
+class CorruptVideoError(VideoError):
+    """The container opened but frames could not be decoded (truncated or damaged file)."""
+
+    def __init__(self, path: object, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"Corrupt or truncated video: {path}{extra}. Re-download or re-encode "
+                         "it, e.g. `ffmpeg -err_detect ignore_err -i IN -c:v libx264 -c:a aac "
+                         "OUT.mp4`.")
+
+
+class EmptyVideoError(VideoError):
+    """The video has no frames (zero length)."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"Empty video: {path} has zero length (no frames). Check that the "
+                         "recording or export finished.")
+
+
+class InvalidQuestionError(ViewfinderError, ValueError):
+    """The question or its options are unusable."""
+
+
+class ModelError(ViewfinderError):
+    """A model could not be resolved or loaded."""
+
+
+class UnknownModelError(ModelError, KeyError):
+    """A model name is not in the registry and is not a path."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ModelNotInstalledError(ModelError):
+    """A known model whose weights are not on this machine."""
+
+
+class MissingDependencyError(ViewfinderError, ImportError):
+    """An optional dependency (an extra) is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(f"{purpose} needs the '{package}' package, which is not installed. "
+                         f"Install it with: pip install 'viewfinder[{extra}]'")
+        self.extra = extra
+
+
+class AnnotationError(ViewfinderError):
+    """A benchmark annotation file could not be read."""
+
+
+def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingDependencyError(module.split(".")[0], extra, purpose) from e
