@@ -70,6 +70,10 @@ class ModelNotInstalledError(ModelError):
     """A known model whose weights are not on this machine."""
 
 
+class PromptTooLongError(ModelError, ValueError):
+    """A prompt does not fit the model's context window (the message gives both sizes)."""
+
+
 class MissingDependencyError(ViewfinderError, ImportError):
     """An optional dependency (an extra) is not installed."""
 
