@@ -55,6 +55,10 @@ class InvalidQuestionError(ViewfinderError, ValueError):
     """The question or its options are unusable."""
 
 
+class InvalidImageError(ViewfinderError, ValueError):
+    """An image handed to a model is not an RGB uint8 array of shape (height, width, 3)."""
+
+
 class ModelError(ViewfinderError):
     """A model could not be resolved or loaded."""
 
