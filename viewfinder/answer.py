@@ -19,8 +19,12 @@ class Evidence:
     score: float = 0.0  # relevance to the question and answer (higher is better)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 2), "end": round(self.end, 2),
-                "modality": self.modality, "text": self.text}
+        return {
+            "start": round(self.start, 2),
+            "end": round(self.end, 2),
+            "modality": self.modality,
+            "text": self.text,
+        }
 
 
 @dataclass
@@ -42,18 +46,24 @@ class Answer:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``ask --json`` object."""
-        return {"answer": self.text, "choice": self.choice,
-                "confidence": round(float(self.confidence), 4),
-                "evidence": [e.as_dict() for e in self.evidence], "usage": self.usage,
-                "models": self.models, "notes": list(self.notes)}
+        return {
+            "answer": self.text,
+            "choice": self.choice,
+            "confidence": round(float(self.confidence), 4),
+            "evidence": [e.as_dict() for e in self.evidence],
+            "usage": self.usage,
+            "models": self.models,
+            "notes": list(self.notes),
+        }
 
     def trace_dict(self) -> list[dict[str, Any]]:
         return [dict(step) for step in self.trace]
 
 
 def evidence_from_dict(d: dict[str, Any]) -> Evidence:
-    return Evidence(float(d["start"]), float(d["end"]), d["modality"], d["text"],
-                    float(d.get("score", 0.0)))
+    return Evidence(
+        float(d["start"]), float(d["end"]), d["modality"], d["text"], float(d.get("score", 0.0))
+    )
 
 
 __all__ = ["Answer", "Evidence", "Modality", "asdict", "evidence_from_dict"]

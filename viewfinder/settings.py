@@ -64,8 +64,9 @@ class Settings:
             if raw is not None:
                 values[f.name] = _parse(f.name, f.type, raw)
         if overrides:
-            raise TypeError(f"Unknown settings: {sorted(overrides)}; valid: "
-                            f"{[f.name for f in fields(cls)]}")
+            raise TypeError(
+                f"Unknown settings: {sorted(overrides)}; valid: {[f.name for f in fields(cls)]}"
+            )
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
@@ -100,5 +101,7 @@ def _parse(name: str, type_: Any, raw: str) -> Any:
             return tuple(x for x in raw.split(",") if x)
         return raw
     except ValueError as e:
-        raise ViewfinderError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_s}; "
-                              "fix or unset the variable.") from e
+        raise ViewfinderError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_s}; "
+            "fix or unset the variable."
+        ) from e
