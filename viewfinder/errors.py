@@ -59,6 +59,10 @@ class EmptyVideoError(VideoError):
         )
 
 
+class UnknownBackendError(ViewfinderError, ValueError):
+    """A backend name (video decoder, OCR engine, ...) that does not exist; lists valid names."""
+
+
 class InvalidQuestionError(ViewfinderError, ValueError):
     """The question or its options are unusable."""
 
