@@ -71,6 +71,10 @@ class InvalidImageError(ViewfinderError, ValueError):
     """An image handed to a model is not an RGB uint8 array of shape (height, width, 3)."""
 
 
+class InvalidAudioError(ViewfinderError, ValueError):
+    """A waveform handed to speech recognition is not a finite 1-D float array at 16 kHz."""
+
+
 class ModelError(ViewfinderError):
     """A model could not be resolved or loaded."""
 
