@@ -159,6 +159,19 @@ def _known_hash(spec: ModelSpec, path: Path) -> str | None:
     target = path / spec.weight_file if spec.weight_file else path
     if not target.is_file():
         return spec.sha256
+    digest = cached_sha256(target)
+    if spec.sha256 and digest != spec.sha256:
+        logger.warning(
+            "%s: sha256 %s differs from the pinned %s; the package that ships it may have changed",
+            target,
+            digest,
+            spec.sha256,
+        )
+    return digest
+
+
+def cached_sha256(target: Path) -> str:
+    """sha256 of a weight file, cached in a sidecar keyed by its path, size and mtime."""
     stat = target.stat()
     key = f"{stat.st_size}:{stat.st_mtime_ns}"
     sidecar = (
@@ -174,13 +187,6 @@ def _known_hash(spec: ModelSpec, path: Path) -> str | None:
     except (OSError, ValueError):
         pass
     digest = sha256_file(target)
-    if spec.sha256 and digest != spec.sha256:
-        logger.warning(
-            "%s: sha256 %s differs from the pinned %s; the package that ships it may have changed",
-            target,
-            digest,
-            spec.sha256,
-        )
     _atomic_write_text(sidecar, f"{key} {digest}")
     return digest
 
