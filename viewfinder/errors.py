@@ -109,6 +109,17 @@ class AnnotationError(ViewfinderError):
     """A benchmark annotation file could not be read."""
 
 
+class BudgetError(ViewfinderError, ValueError):
+    """A visual-token budget cannot be honoured (e.g. fewer tokens than images)."""
+
+
+class UnknownCompressorError(ViewfinderError, KeyError):
+    """A visual-token compressor name is not known (the message lists the valid names)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
 def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module
     """Import ``module`` or raise :class:`MissingDependencyError` naming the extra."""
     import importlib
