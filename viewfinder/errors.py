@@ -63,6 +63,10 @@ class UnknownBackendError(ViewfinderError, ValueError):
     """A backend name (video decoder, OCR engine, ...) that does not exist; lists valid names."""
 
 
+class BackendUnavailableError(ViewfinderError, ImportError):
+    """A backend is installed but cannot run here (e.g. system libraries it loads are missing)."""
+
+
 class InvalidQuestionError(ViewfinderError, ValueError):
     """The question or its options are unusable."""
 
