@@ -12,6 +12,8 @@ from __future__ import annotations
 from .answer import Answer as Answer
 from .answer import Evidence as Evidence
 from .errors import ViewfinderError as ViewfinderError
+from .qa import VideoQA as VideoQA
+from .qa import ask as ask
 from .settings import Settings as Settings
 
 __version__ = "0.1.0"

@@ -1,0 +1,189 @@
+"""The ``uniform`` strategy: sample the whole video evenly, then answer once.
+
+It transcribes all speech, reads on-screen text on frames spaced evenly over the video, and
+gives that evidence with timestamps to the answering model. It prefers no part of the video,
+which makes it the baseline every smarter strategy has to beat at the same budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import prompts
+from ..answer import Answer, Evidence
+from ..runtime import Models
+from ..settings import Settings
+from ..tools.video import VideoInfo, open_video, sample_times
+from .evidence import attribute, fit_to_budget, prompt_lines, words
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float, float], None]
+LETTERS = "ABCDEF"
+# Tokens kept free in the LLM context for the instructions, question, options and answer.
+_PROMPT_RESERVE = 700
+
+
+def answer_uniform(video: Path, info: VideoInfo, question: str, options: Sequence[str] | None,
+                   models: Models, settings: Settings, speech: Sequence[Evidence] | None = None,
+                   progress: Progress | None = None) -> Answer:
+    """Answer ``question`` about ``video`` from evenly sampled evidence.
+
+    ``speech`` may be passed in (e.g. from a persistent index); otherwise it is transcribed.
+    """
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    trace: list[dict[str, Any]] = []
+
+    t0 = time.perf_counter()
+    if speech is None:
+        speech = transcribe(video, info, models, notes, progress)
+    seconds["speech"] = time.perf_counter() - t0
+    trace.append({"step": "speech", "segments": len(speech)})
+
+    t0 = time.perf_counter()
+    times = sample_times(info.duration, max(1, settings.frames))
+    screen_text, frame_size = read_screen_text(video, times, models, settings, notes, progress)
+    seconds["screen_text"] = time.perf_counter() - t0
+    trace.append({"step": "screen_text", "frames": len(times), "spans": len(screen_text)})
+
+    evidence = [*speech, *screen_text]
+    t0 = time.perf_counter()
+    answer = _answer(question, options, evidence, models, settings, notes, trace)
+    seconds["answer"] = time.perf_counter() - t0
+
+    answer.usage.update({
+        "strategy": "uniform",
+        "frames": len(times),
+        "frame_size": list(frame_size) if frame_size else None,
+        "visual_tokens": 0,  # no VLM looked at the frames
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    })
+    answer.notes = notes + answer.notes
+    answer.trace = trace
+    return answer
+
+
+def transcribe(video: Path, info: VideoInfo, models: Models, notes: list[str],
+               progress: Progress | None = None) -> list[Evidence]:
+    """All speech of ``video`` as evidence lines (empty, with a note, when unavailable)."""
+    if not info.has_audio:
+        notes.append("speech unavailable: the video has no audio track")
+        return []
+    asr = models.get("asr")
+    if asr is None:
+        notes.append(f"speech unavailable: {models.missing('asr')}")
+        return []
+    from ..tools.video import load_audio
+
+    audio = load_audio(video)
+    if audio is None or len(audio) == 0:
+        notes.append("speech unavailable: the audio track is empty")
+        return []
+    duration = len(audio) / 16000
+
+    def report(fraction: float) -> None:
+        if progress:
+            progress("speech", fraction * duration, duration)
+
+    segments = asr.transcribe(audio, progress=report)
+    return [Evidence(s.start, s.end, "speech", s.text.strip()) for s in segments if s.text.strip()]
+
+
+def read_screen_text(video: Path, times: Sequence[float], models: Models, settings: Settings,
+                     notes: list[str], progress: Progress | None = None
+                     ) -> tuple[list[Evidence], tuple[int, int] | None]:
+    """On-screen text at ``times``, identical lines on consecutive frames merged into spans."""
+    ocr = models.get("ocr")
+    if ocr is None:
+        notes.append(f"screen text unavailable: {models.missing('ocr')}")
+        return [], None
+    open_spans: dict[str, list[Any]] = {}  # normalised text -> [start, end, text, last index]
+    spans: list[Evidence] = []
+    frame_size = None
+    with open_video(video, settings.video_backend) as reader:
+        for i, t in enumerate(times):
+            frame = reader.frames_at([t], max_side=settings.ocr_max_side)[0]
+            frame_size = (frame.shape[1], frame.shape[0])
+            seen = set()
+            for box in ocr.read(frame):
+                key = " ".join(words(box.text)) or box.text.strip().lower()
+                if not key or key in seen:
+                    continue
+                seen.add(key)
+                span = open_spans.get(key)
+                if span is not None and span[3] == i - 1:
+                    span[1], span[3] = t, i
+                else:
+                    if span is not None:
+                        spans.append(Evidence(span[0], span[1], "text", span[2]))
+                    open_spans[key] = [t, t, box.text.strip(), i]
+            if progress:
+                progress("screen text", i + 1, len(times))
+    spans.extend(Evidence(s[0], s[1], "text", s[2]) for s in open_spans.values())
+    return sorted(spans, key=lambda e: e.start), frame_size
+
+
+def _sources(evidence: Sequence[Evidence]) -> str:
+    kinds = {e.modality for e in evidence}
+    names = [n for m, n in (("speech", "speech"), ("text", "screen text")) if m in kinds]
+    return " and ".join(names) if names else "no speech or screen text found"
+
+
+def _answer(question: str, options: Sequence[str] | None, evidence: list[Evidence],
+            models: Models, settings: Settings, notes: list[str],
+            trace: list[dict[str, Any]]) -> Answer:
+    vlm = models.get("vlm")
+    if vlm is None:
+        notes.append("answered from speech and screen text only: no VLM is installed, so the "
+                     "pictures themselves were not seen")
+    llm = models.get("llm")
+    if llm is None:
+        from ..errors import ModelNotInstalledError
+
+        raise ModelNotInstalledError(f"No answering model available: {models.missing('llm')}")
+
+    budget = max(256, llm.n_ctx - _PROMPT_RESERVE - llm.count_tokens(question + " ".join(options or [])))
+    shown = fit_to_budget(evidence, budget, llm.count_tokens)
+    if len(shown) < len(evidence):
+        notes.append(f"evidence thinned evenly to fit the model's context: {len(shown)} of "
+                     f"{len(evidence)} lines shown")
+    lines = prompt_lines(shown)
+    system = prompts.render("answer", "system")
+    if options:
+        letters = LETTERS[: len(options)]
+        user = prompts.render("answer", "multiple_choice", sources=_sources(shown),
+                              evidence=lines, question=question,
+                              options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)])
+        probs = llm.choose(system, user, letters,
+                           assistant_prefix=prompts.render("answer", "multiple_choice_prefix"))
+        choice = max(probs, key=probs.get)
+        text = options[letters.index(choice)]
+        trace.append({"step": "answer", "mode": "multiple_choice",
+                      "probabilities": {k: round(v, 4) for k, v in probs.items()}})
+        support = attribute(shown, question, text)
+        return Answer(text=text, choice=choice, confidence=float(probs[choice]), evidence=support,
+                      usage={"text_tokens": llm.count_tokens(system + user)})
+    user = prompts.render("answer", "open", sources=_sources(shown), evidence=lines,
+                          question=question)
+    gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
+    text = gen.text.strip() or "The video's speech and screen text do not say."
+    confidence = _open_confidence(gen.mean_logprob)
+    trace.append({"step": "answer", "mode": "open", "text": text,
+                  "mean_logprob": round(gen.mean_logprob, 4)})
+    support = attribute(shown, question, text)
+    if "do not say" in text.lower():
+        support, confidence = [], min(confidence, 0.2)
+    return Answer(text=text, choice=None, confidence=confidence, evidence=support,
+                  usage={"text_tokens": gen.tokens_in + gen.tokens_out})
+
+
+def _open_confidence(mean_logprob: float) -> float:
+    """Geometric-mean token probability of the generated answer, in 0..1."""
+    import math
+
+    return float(min(1.0, max(0.0, math.exp(mean_logprob))))

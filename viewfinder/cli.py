@@ -1,0 +1,199 @@
+"""Command line: ``ask VIDEO QUESTION`` and ``viewfinder {ask,models,index,eval}``.
+
+The only module that prints or configures logging. Errors the user can fix print one line
+and exit 1; ``--debug`` shows the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import ViewfinderError
+
+logger = logging.getLogger("viewfinder")
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("viewfinder")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+class ProgressBars:
+    """tqdm bars, one per stage, fed by ``progress(stage, done, total)`` callbacks."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = tqdm(total=round(total, 1), desc=f"{stage:>12}", unit="s" if stage == "speech"
+                       else "it", leave=False, file=sys.stderr, dynamic_ncols=True)
+            self.bars[stage] = bar
+        bar.total = round(total, 1)
+        bar.n = round(done, 1)
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+def add_ask_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="path of the video file")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--option", "-o", action="append", default=None, metavar="TEXT",
+                   help="an answer option; give 2-6 for a multiple-choice question")
+    p.add_argument("--budget", type=int, default=None, metavar="TOKENS",
+                   help="visual-token budget for the answering model (default: %(default)s = "
+                        "settings default 1024)")
+    p.add_argument("--strategy", choices=["uniform"], default=None,
+                   help="answering strategy (default: uniform)")
+    p.add_argument("--frames", type=int, default=None, help="frames sampled for screen text")
+    p.add_argument("--llm", default=None, help="text LLM name or GGUF path (see `viewfinder models`)")
+    p.add_argument("--asr", default=None, help="speech model name or path")
+    p.add_argument("--ocr", default=None, help="OCR engine name")
+    p.add_argument("--vlm", default=None,
+                   help="VLM name or local directory (default: use one only if installed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from .qa import VideoQA
+    from .settings import Settings
+
+    overrides = {k: v for k, v in {
+        "budget": args.budget, "strategy": args.strategy, "frames": args.frames,
+        "llm": args.llm, "asr": args.asr, "ocr": args.ocr, "vlm": args.vlm,
+    }.items() if v is not None}
+    qa = VideoQA(Settings.from_env(**overrides))
+    bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
+    try:
+        answer = qa.ask(args.video, args.question, args.option, progress=bars)
+    finally:
+        bars.close()
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False))
+        return 0
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Any) -> str:
+    """The human-readable answer block."""
+    from .agent.evidence import MODALITY_LABEL, stamp
+
+    head = f"({answer.choice}) {answer.text}" if answer.choice else answer.text
+    lines = [f"Answer: {head}", f"Confidence: {answer.confidence:.2f}"]
+    if answer.evidence:
+        lines.append("Evidence:")
+        for e in answer.evidence:
+            lines.append(f"  [{stamp(e.start, e.end)}] {MODALITY_LABEL[e.modality]}: \"{e.text}\"")
+    else:
+        lines.append("Evidence: none found")
+    for note in answer.notes:
+        lines.append(f"Note: {note}")
+    seconds = answer.usage.get("seconds", {})
+    if "total" in seconds:
+        lines.append(f"Took {seconds['total']:.1f} s")
+    return "\n".join(lines)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from .models import model_status
+
+    rows = model_status()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for role in dict.fromkeys(r["role"] for r in rows):
+        print(f"{role}:")
+        for r in (r for r in rows if r["role"] == role):
+            if r["path"]:
+                print(f"  [installed] {r['name']}: {r['description']}")
+                print(f"      path:   {r['path']}")
+                if r["sha256"]:
+                    print(f"      sha256: {r['sha256']}")
+            else:
+                print(f"  [missing]   {r['name']}: {r['description']}")
+                print(f"      install: {r['install']}")
+    return 0
+
+
+def _optional_command(module: str) -> Any | None:
+    """A subcommand module (``add_parser``/``run``) if it is part of this installation."""
+    try:
+        return importlib.import_module(module, __package__)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("viewfinder"):
+            return None
+        raise
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int]]]:
+    parser = argparse.ArgumentParser(
+        prog="viewfinder", description="Answer questions about long videos, with evidence.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    handlers: dict[str, Callable[..., int]] = {}
+    add_ask_arguments(sub.add_parser("ask", help="ask a question about a video"))
+    handlers["ask"] = run_ask
+    p = sub.add_parser("models", help="list model roles, installed weights, install commands")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--debug", action="store_true")
+    handlers["models"] = run_models
+    for name, module in (("index", ".indexes.cli"), ("eval", ".eval.cli")):
+        mod = _optional_command(module)
+        if mod is not None:
+            mod.add_parser(sub)
+            handlers[name] = mod.run
+    return parser, handlers
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    debug = bool(getattr(args, "debug", False))
+    _configure_logging(debug)
+    try:
+        return handler(args)
+    except ViewfinderError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``viewfinder`` entry point."""
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    return _run(handlers[args.command], args)
+
+
+def ask_main(argv: Sequence[str] | None = None) -> int:
+    """``ask`` entry point: ``ask VIDEO QUESTION [--option TEXT]...``."""
+    parser = argparse.ArgumentParser(
+        prog="ask", description="Answer a question about a video, with timestamped evidence.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_ask_arguments(parser)
+    args = parser.parse_args(argv)
+    return _run(run_ask, args)

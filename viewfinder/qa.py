@@ -1,0 +1,97 @@
+"""The public entry point: :class:`VideoQA` and :func:`ask`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .answer import Answer
+from .errors import InvalidQuestionError
+from .runtime import Models
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float, float], None]
+MIN_OPTIONS, MAX_OPTIONS = 2, 6
+STRATEGIES = ("uniform",)
+
+
+class VideoQA:
+    """Answers questions about videos; models load once and serve every question.
+
+    Args:
+        settings: What to compute with; defaults to :meth:`Settings.from_env`.
+        **overrides: Individual settings, e.g. ``VideoQA(budget=512, llm="qwen2.5-1.5b")``.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        base = settings if settings is not None else Settings.from_env()
+        self.settings = base.replace(**overrides) if overrides else base
+        if self.settings.strategy not in STRATEGIES:
+            raise InvalidQuestionError(f"Unknown strategy {self.settings.strategy!r}; choose one "
+                                       f"of {list(STRATEGIES)}")
+        self.models = Models(self.settings)
+
+    def ask(self, video: str | os.PathLike[str], question: str,
+            options: Sequence[str] | None = None, progress: Progress | None = None) -> Answer:
+        """Answer ``question`` about ``video``.
+
+        Args:
+            video: Path of the video file.
+            question: The question, in words.
+            options: 2-6 answer options for a multiple-choice question, else None.
+            progress: Called as ``progress(stage, done, total)`` during long work.
+
+        Returns:
+            The answer with its confidence, timestamped evidence, usage and the models used.
+
+        Raises:
+            InvalidQuestionError: empty question or a wrong number of options.
+            VideoError: the video is missing, not a video, corrupt or empty.
+        """
+        question, options = validate_question(question, options)
+        from .agent.uniform import answer_uniform
+        from .tools.video import probe
+
+        started = time.perf_counter()
+        path = Path(video).expanduser()
+        info = probe(path)
+        probe_s = time.perf_counter() - started
+        answer = answer_uniform(path, info, question, options, self.models, self.settings,
+                                progress=progress)
+        answer.usage.setdefault("seconds", {})["probe"] = round(probe_s, 3)
+        answer.usage["seconds"]["total"] = round(time.perf_counter() - started, 3)
+        answer.usage["video"] = {"path": str(path), "duration": round(info.duration, 3),
+                                 "width": info.width, "height": info.height,
+                                 "has_audio": info.has_audio}
+        answer.models = self.models.describe()
+        return answer
+
+
+def validate_question(question: str, options: Sequence[str] | None
+                      ) -> tuple[str, list[str] | None]:
+    """Check and tidy a question and its options (raises :class:`InvalidQuestionError`)."""
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuestionError("The question is empty. Ask something about the video, e.g. "
+                                   "\"What command does the speaker type?\"")
+    if options is None:
+        return question.strip(), None
+    cleaned = [str(o).strip() for o in options]
+    if not MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS:
+        raise InvalidQuestionError(f"A multiple-choice question needs {MIN_OPTIONS}-{MAX_OPTIONS} "
+                                   f"options; got {len(cleaned)}. Pass --option 2 to 6 times, or "
+                                   "none for an open question.")
+    if any(not o for o in cleaned):
+        raise InvalidQuestionError("An option is empty; give each option some text.")
+    return question.strip(), cleaned
+
+
+def ask(video: str | os.PathLike[str], question: str, options: Sequence[str] | None = None,
+        **settings: Any) -> Answer:
+    """One-shot helper: ``VideoQA(**settings).ask(video, question, options)``."""
+    return VideoQA(**settings).ask(video, question, options)
