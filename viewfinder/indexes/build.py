@@ -1,0 +1,627 @@
+"""Index a video once, load it instantly afterwards: :func:`index_video` -> :class:`IndexHandle`.
+
+Stages, each reported to ``progress(stage, done, total)``:
+
+``decode``       one low-resolution pass: shot cuts and picture-change scores (part "shots")
+``shots``        clips of bounded length with keyframes (same part)
+``speech``       Whisper segments -> BM25 + embeddings (part "speech"), in a worker thread
+``screen text``  OCR on keyframes and changed frames -> text spans (part "screen_text")
+``frames``       CLIP frame/clip embeddings (part "visual", when CLIP weights are installed)
+
+Speech runs in a thread while screen text and frames run in the caller's thread: CTranslate2
+and onnxruntime release the GIL, so the two cores are both busy. Each part is current when its
+recipe (models + sha256 + parameters + format) matches; only stale parts are rebuilt. The
+whole build holds the video's file lock, so concurrent indexers of one video wait for each
+other and the second one finds everything built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..settings import Settings
+from ..tools.shots import Clip, ShotOptions, clips_from_cuts, scan_video
+from .fusion import Hit, Span, fuse, rrf_scores
+from .screen_text import (
+    ScreenTextIndex,
+    ScreenTextOptions,
+    TextSpan,
+    choose_frames,
+    merge_spans,
+    read_frames,
+    write_screen_text,
+)
+from .store import VideoStore, atomic_write_json, read_json
+from .transcript import SpeechIndex, SpeechOptions, SpeechSegment, build_speech, write_speech
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float, float], None]
+SHOTS_FORMAT = 1
+STAGES = ("decode", "shots", "speech", "screen text", "frames")
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Parameters of every index part (each is part of that part's recipe)."""
+
+    # Shot detection and clip bounds.
+    shots: ShotOptions = field(default_factory=ShotOptions)
+    # Speech chunking (ASR options come from ``asr``).
+    speech: SpeechOptions = field(default_factory=SpeechOptions)
+    # ASR options (tools.asr.AsrOptions); None = its defaults with Settings.language/threads.
+    asr: Any = None
+    # Which frames are read for on-screen text and how text is merged.
+    screen_text: ScreenTextOptions = field(default_factory=ScreenTextOptions)
+    # OCR engine options (tools.ocr.OcrOptions); None = its defaults.
+    ocr: Any = None
+    # Visual index options (indexes.visual.VisualIndexOptions); None = its defaults.
+    visual: Any = None
+    # Run speech in a thread alongside screen text and frames.
+    overlap: bool = True
+
+
+class _Cancelled(Exception):
+    """Another stage failed or was interrupted; stop this one at its next progress report."""
+
+
+class _Reporter:
+    """Thread-safe progress fan-in that also carries cancellation between stages."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.cancel = threading.Event()
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled(stage)
+        if self._progress is None:
+            return
+        with self._lock:
+            try:
+                self._progress(stage, float(done), float(total))
+            except BaseException:
+                self.cancel.set()
+                raise
+
+    def stage(self, name: str) -> Callable[[float, float], None]:
+        return lambda done, total: self(name, done, total)
+
+
+class IndexHandle:
+    """All indexes of one video, loaded; search them one by one or fused.
+
+    Attributes:
+        info: ``tools.video.VideoInfo`` of the video.
+        store: Its :class:`VideoStore`.
+        clips: Shot-bounded clips.
+        available: Modality -> ``"ok"`` or the reason it is missing.
+        work: Part -> what this call did: ``"loaded"``, ``"built"`` or ``"resumed"``.
+        seconds: Stage -> seconds spent in this call.
+    """
+
+    def __init__(
+        self,
+        info: Any,
+        store: VideoStore,
+        clips: list[Clip],
+        speech: SpeechIndex | None,
+        screen_text: ScreenTextIndex | None,
+        visual: Any,
+        available: dict[str, str],
+        work: dict[str, str],
+        seconds: dict[str, float],
+        settings: Settings,
+    ) -> None:
+        self.info = info
+        self.store = store
+        self.clips = clips
+        self.speech = speech
+        self.screen_text = screen_text
+        self.visual = visual
+        self.available = available
+        self.work = work
+        self.seconds = seconds
+        self.settings = settings
+        self._clip_embedder: Any = None
+
+    def __repr__(self) -> str:
+        return (
+            f"IndexHandle({self.info.path.name}, {len(self.clips)} clips, "
+            f"available={self.available})"
+        )
+
+    @property
+    def speech_segments(self) -> list[SpeechSegment]:
+        """Transcript segments ([] without speech)."""
+        return self.speech.segments if self.speech is not None else []
+
+    @property
+    def text_spans(self) -> list[TextSpan]:
+        """On-screen text spans ([] without OCR)."""
+        return self.screen_text.spans if self.screen_text is not None else []
+
+    def search_speech(self, query: str, k: int = 10) -> list[Hit]:
+        """Transcript segments matching ``query`` (BM25 + embeddings)."""
+        return self.speech.search(query, k) if self.speech is not None else []
+
+    def search_text(self, query: str, k: int = 10) -> list[Hit]:
+        """On-screen text spans matching ``query``."""
+        return self.screen_text.search(query, k) if self.screen_text is not None else []
+
+    def search_visual(self, query: str, k: int = 10, level: str = "frame") -> list[Hit]:
+        """Frames (or clips) whose CLIP embedding matches ``query`` ([] without CLIP)."""
+        if self.visual is None:
+            return []
+        if self._clip_embedder is None:
+            from .visual import open_embedder
+
+            self._clip_embedder = open_embedder(
+                self.settings.clip, self.settings.cache_root, self.settings.threads
+            )
+            if self._clip_embedder is None:
+                return []
+        return self.visual.search(query, k, level=level, embedder=self._clip_embedder)
+
+    def _lists(self, query: str, k: int, modalities: Sequence[str] | None) -> list[list[Hit]]:
+        wanted = set(modalities or ("speech", "text", "visual"))
+        unknown = wanted - {"speech", "text", "visual"}
+        if unknown:
+            raise ValueError(f"Unknown modalities {sorted(unknown)}; use speech, text, visual")
+        lists = []
+        if "speech" in wanted:
+            lists.append(self.search_speech(query, k))
+        if "text" in wanted:
+            lists.append(self.search_text(query, k))
+        if "visual" in wanted:
+            lists.append(self.search_visual(query, k))
+        return [hits for hits in lists if hits]
+
+    def search(self, query: str, k: int = 10, modalities: Sequence[str] | None = None) -> list[Hit]:
+        """Hits of all (or the given) modalities, ordered by reciprocal-rank fusion.
+
+        Returns:
+            At most ``k`` hits; each keeps its modality and source, ``score`` is its RRF score.
+        """
+        scored = rrf_scores(self._lists(query, k, modalities))
+        scored.sort(key=lambda hs: (-hs[1], hs[0].start))
+        return [
+            Hit(h.start, h.end, h.modality, h.text, s, r, h.source)
+            for r, (h, s) in enumerate(scored[:k])
+        ]
+
+    def search_spans(
+        self,
+        queries: str | Sequence[str],
+        k: int = 10,
+        modalities: Sequence[str] | None = None,
+        gap: float = 1.0,
+    ) -> list[Span]:
+        """Fused time spans for one query or several sub-queries, best first."""
+        queries = [queries] if isinstance(queries, str) else list(queries)
+        lists = [hits for q in queries for hits in self._lists(q, k, modalities)]
+        return fuse(lists, gap=gap, limit=k)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def index_video(
+    path: str | Path,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    options: IndexOptions | None = None,
+) -> IndexHandle:
+    """Build what is missing or stale in the index of ``path`` and load all of it.
+
+    Args:
+        path: The video.
+        settings: Model names, threads, cache root (default ``Settings.from_env()``).
+        progress: ``progress(stage, done, total)``; stages are :data:`STAGES`. Raising from it
+            stops indexing (checkpoints keep finished work for the next call).
+        options: Index parameters.
+
+    Returns:
+        The loaded :class:`IndexHandle`.
+
+    Raises:
+        VideoNotFoundError, NotAVideoError, CorruptVideoError, EmptyVideoError: Bad video.
+    """
+    from ..tools.video import fingerprint, probe
+
+    settings = settings or Settings.from_env()
+    options = options or IndexOptions()
+    started = time.perf_counter()
+    info = probe(path)
+    store = VideoStore(settings.cache_root, fingerprint(info.path))
+    reporter = _Reporter(progress)
+    builder = _Builder(info, store, settings, options, reporter)
+    recipes = builder.recipes()
+    if not builder.all_current(recipes):
+        with store.lock():
+            builder.build(recipes)
+    handle = builder.load(recipes)
+    handle.seconds["total"] = time.perf_counter() - started
+    return handle
+
+
+class _Builder:
+    def __init__(
+        self,
+        info: Any,
+        store: VideoStore,
+        settings: Settings,
+        options: IndexOptions,
+        reporter: _Reporter,
+    ) -> None:
+        self.info, self.store, self.settings = info, store, settings
+        self.options, self.report = options, reporter
+        self.work: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
+        self.available: dict[str, str] = {}
+        self.meta = store.video_meta() or {}
+
+    # ------------------------------------------------------------------ recipes
+
+    def recipes(self) -> dict[str, dict[str, Any] | None]:
+        """Recipe of every part; None marks a part that cannot be built here (and why)."""
+        embed = self._embedder_identity()
+        shots = {"format": SHOTS_FORMAT, "options": asdict(self.options.shots)}
+        out: dict[str, dict[str, Any] | None] = {"shots": shots}
+        if not self.info.has_audio:
+            self.available["speech"] = "no audio track"
+            out["speech"] = None
+        elif self.settings.asr is None:
+            self.available["speech"] = "ASR disabled (Settings.asr is None)"
+            out["speech"] = None
+        else:
+            out["speech"] = self._model_recipe(
+                "asr",
+                self.settings.asr,
+                {
+                    "format": 1,
+                    "asr_options": asdict(self._asr_options()),
+                    "speech": asdict(self.options.speech),
+                    "embedder": embed,
+                },
+            )
+        if self.settings.ocr is None:
+            self.available["text"] = "OCR disabled (Settings.ocr is None)"
+            out["screen_text"] = None
+        else:
+            out["screen_text"] = self._model_recipe(
+                "ocr",
+                self.settings.ocr,
+                {
+                    "format": 1,
+                    "ocr_options": asdict(self._ocr_options()),
+                    "screen_text": asdict(self.options.screen_text),
+                    "embedder": embed,
+                    "shots": shots,
+                },
+            )
+        for part, modality in (("speech", "speech"), ("screen_text", "text")):
+            if out.get(part) is not None and "model" not in out[part]:
+                self.available[modality] = out[part]["missing"]
+                out[part] = None
+        return out
+
+    def _model_recipe(self, role: str, name: str, rest: dict[str, Any]) -> dict[str, Any]:
+        from ..errors import ModelError
+        from ..models import resolve
+
+        try:
+            resolved = resolve(role, name, self.settings.cache_root)
+        except ModelError as e:
+            return {"missing": str(e)}
+        return {**rest, "model": {"name": name, "sha256": resolved.sha256}}
+
+    def _embedder_identity(self) -> dict[str, Any] | None:
+        import importlib.util
+
+        name = self.settings.text_embedding
+        if name is None or importlib.util.find_spec("sentence_transformers") is None:
+            return None
+        from ..errors import ModelError
+        from ..tools.text_embed import TextEmbedder
+
+        try:
+            return TextEmbedder(name, cache_dir=self.settings.cache_root).fingerprint
+        except ModelError as e:
+            logger.info("Text embeddings unavailable (%s); text search uses BM25 only", e)
+            return None
+
+    def _asr_options(self) -> Any:
+        from ..tools.asr import AsrOptions
+
+        if self.options.asr is not None:
+            return self.options.asr
+        threads = self.settings.threads
+        if self.options.overlap:  # ASR shares the cores with OCR and CLIP
+            threads = max(1, threads // 2)
+        return AsrOptions(language=self.settings.language, threads=threads)
+
+    def _ocr_options(self) -> Any:
+        from ..tools.ocr import OcrOptions
+
+        if self.options.ocr is not None:
+            return self.options.ocr
+        threads = (
+            max(1, self.settings.threads // 2) if self.options.overlap else self.settings.threads
+        )
+        return OcrOptions(threads=threads, max_side=self.settings.ocr_max_side)
+
+    def all_current(self, recipes: dict[str, dict[str, Any] | None]) -> bool:
+        if any(r is not None and self.store.find_part(p, r) is None for p, r in recipes.items()):
+            return False
+        return self._visual_state(recipes) != "build"
+
+    # ------------------------------------------------------------------ visual
+
+    def _visual_state(self, recipes: dict[str, Any]) -> str:
+        """ "skip" (no CLIP, known from a previous attempt), "have" or "build"."""
+        name = self.settings.clip
+        if name is None:
+            self.available["visual"] = "CLIP disabled (Settings.clip is None)"
+            return "skip"
+        manifest = self.store.manifest("visual")
+        if (
+            manifest is not None
+            and (manifest["recipe"].get("model") or {}).get("name") == name
+            and manifest["recipe"].get("clips") == self._clip_spans(recipes)
+        ):
+            return "have"
+        skipped = (self.meta.get("visual_skipped") or {}).get(name)
+        if skipped:
+            self.available["visual"] = skipped
+            return "skip"
+        return "build"
+
+    def _clip_spans(self, recipes: dict[str, Any]) -> list[list[float]] | None:
+        part = self.store.find_part("shots", recipes["shots"])
+        if part is None:
+            return None
+        clips = read_json(part / "clips.json") or []
+        return [[round(c["start"], 3), round(c["end"], 3)] for c in clips]
+
+    def _build_visual(self, clips: list[Clip], recipes: dict[str, Any]) -> None:
+        if self._visual_state(recipes) != "build":
+            return
+        try:
+            from . import visual
+        except ImportError as e:
+            self._skip_visual(f"visual index module unavailable ({e})")
+            return
+        t0 = time.perf_counter()
+        embedder = visual.open_embedder(
+            self.settings.clip, self.settings.cache_root, self.settings.threads
+        )
+        if embedder is None:
+            self._skip_visual(
+                f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
+            )
+            return
+        from ..tools.video import open_video
+
+        with open_video(self.info.path, self.settings.video_backend) as reader:
+            kwargs = {"options": self.options.visual} if self.options.visual else {}
+            visual.load_or_build(
+                self.store,
+                reader,
+                embedder,
+                clips=clips,
+                progress=self.report.stage("frames"),
+                **kwargs,
+            )
+        self.work["visual"] = "built"
+        self.seconds["frames"] = time.perf_counter() - t0
+
+    def _skip_visual(self, reason: str) -> None:
+        logger.info("Visual index skipped: %s", reason)
+        self.available["visual"] = reason
+        skipped = dict(self.meta.get("visual_skipped") or {})
+        skipped[self.settings.clip] = reason
+        self.meta["visual_skipped"] = skipped
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, recipes: dict[str, dict[str, Any] | None]) -> None:
+        self.meta = self.store.video_meta() or {}  # another process may have written it
+        self.meta.update(
+            path=str(self.info.path), info=_info_dict(self.info), indexed_at=time.time()
+        )
+        clips, scan = self._build_shots(recipes["shots"])
+        pool = (
+            ThreadPoolExecutor(1, thread_name_prefix="viewfinder-speech")
+            if self.options.overlap
+            else None
+        )
+        speech_future = None
+        try:
+            if (
+                recipes.get("speech") is not None
+                and self.store.find_part("speech", recipes["speech"]) is None
+            ):
+                if pool is not None:
+                    speech_future = pool.submit(self._build_speech, recipes["speech"])
+                else:
+                    self._build_speech(recipes["speech"])
+            if (
+                recipes.get("screen_text") is not None
+                and self.store.find_part("screen_text", recipes["screen_text"]) is None
+            ):
+                self._build_screen_text(recipes["screen_text"], clips, scan)
+            self._build_visual(clips, recipes)
+            if speech_future is not None:
+                speech_future.result()
+        except BaseException:
+            self.report.cancel.set()
+            if speech_future is not None:
+                # the first failure is the one to raise
+                with contextlib.suppress(BaseException):
+                    speech_future.result()
+            raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+            self.store.write_video_meta(self.meta)
+
+    def _build_shots(self, recipe: dict[str, Any]) -> tuple[list[Clip], dict[str, np.ndarray]]:
+        found = self.store.find_part("shots", recipe)
+        if found is not None:
+            return _load_clips(found), dict(np.load(found / "scan.npz"))
+        t0 = time.perf_counter()
+        scan = scan_video(self.info.path, self.options.shots, self.report.stage("decode"))
+        self.seconds["decode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        clips = clips_from_cuts(scan.cuts, scan.duration, self.options.shots)
+        arrays = {"times": scan.times, "change": scan.change}
+
+        def write(directory: Path) -> None:
+            atomic_write_json(directory / "clips.json", [c.as_dict() for c in clips])
+            atomic_write_json(
+                directory / "cuts.json", {"duration": scan.duration, "cuts": list(scan.cuts)}
+            )
+            np.savez(directory / "scan.npz", **arrays)
+
+        self.store.write_part(
+            "shots", recipe, write, summary={"clips": len(clips), "cuts": len(scan.cuts)}
+        )
+        self.report("shots", len(clips), len(clips))
+        self.work["shots"] = "built"
+        self.seconds["shots"] = time.perf_counter() - t0
+        return clips, arrays
+
+    def _build_speech(self, recipe: dict[str, Any]) -> None:
+        from ..tools.asr import load_asr
+        from ..tools.video import load_audio
+
+        t0 = time.perf_counter()
+        stage = self.report.stage("speech")
+        audio = load_audio(self.info.path)
+        if audio is None or audio.size == 0:
+            audio = np.zeros(0, np.float32)
+        checkpoint = self.store.checkpoint("speech", recipe)
+        self.work["speech"] = "resumed" if checkpoint.load() else "built"
+        transcriber = load_asr(self.settings.asr, self._asr_options(), self.settings.cache_root)
+
+        def check_cancel(_fraction: float) -> None:
+            if self.report.cancel.is_set():  # stop mid-chunk when another stage failed
+                raise _Cancelled("speech")
+
+        def transcribe(chunk: np.ndarray) -> list[Any]:
+            return transcriber.transcribe(chunk, progress=check_cancel)
+
+        segments = build_speech(audio, transcribe, checkpoint, self.options.speech, stage)
+        del audio
+        vectors, embedder = self._embed([s.text for s in segments], recipe)
+        self.store.write_part(
+            "speech",
+            recipe,
+            lambda d: write_speech(d, segments, vectors, embedder),
+            summary={"segments": len(segments)},
+        )
+        self.seconds["speech"] = time.perf_counter() - t0
+
+    def _build_screen_text(
+        self, recipe: dict[str, Any], clips: list[Clip], scan: dict[str, np.ndarray]
+    ) -> None:
+        from ..tools.ocr import load_ocr
+        from ..tools.video import open_video
+
+        t0 = time.perf_counter()
+        opts = self.options.screen_text
+        keyframes = [t for c in clips for t in c.keyframes]
+        times = choose_frames(scan["times"], scan["change"], keyframes, self.info.duration, opts)
+        checkpoint = self.store.checkpoint("screen_text", recipe)
+        self.work["screen_text"] = "resumed" if checkpoint.load() else "built"
+        engine = load_ocr(self.settings.ocr, self._ocr_options(), self.settings.cache_root)
+        with open_video(self.info.path, self.settings.video_backend) as reader:
+            readings = read_frames(
+                times,
+                lambda ts: reader.frames_at(ts, max_side=opts.frame_max_side),
+                lambda frame: engine.read_fine(frame, detect_max_side=opts.detect_max_side),
+                checkpoint,
+                opts,
+                self.report.stage("screen text"),
+            )
+        spans = merge_spans(readings, self.info.duration, opts)
+        vectors, embedder = self._embed([s.text for s in spans], recipe)
+        self.store.write_part(
+            "screen_text",
+            recipe,
+            lambda d: write_screen_text(d, spans, vectors, embedder, times),
+            summary={"spans": len(spans), "frames_read": len(times)},
+        )
+        self.seconds["screen text"] = time.perf_counter() - t0
+
+    def _embed(self, texts: list[str], recipe: dict[str, Any]) -> tuple[Any, str | None]:
+        if recipe.get("embedder") is None or not texts:
+            return None, (recipe.get("embedder") or {}).get("name")
+        from ..tools.text_embed import load_text_embedder
+
+        embedder = load_text_embedder(recipe["embedder"]["name"], self.settings.cache_root)
+        return embedder.encode(texts), embedder.name
+
+    # ------------------------------------------------------------------ load
+
+    def load(self, recipes: dict[str, dict[str, Any] | None]) -> IndexHandle:
+        shots_dir = self.store.find_part("shots", recipes["shots"])
+        clips = _load_clips(shots_dir) if shots_dir is not None else []
+        speech = screen = visual = None
+        cache = self.settings.cache_root
+        if recipes.get("speech") is not None:
+            found = self.store.find_part("speech", recipes["speech"])
+            if found is not None:
+                speech = SpeechIndex.load(found, cache)
+                self.available["speech"] = "ok" if speech.segments else "no speech recognised"
+        if recipes.get("screen_text") is not None:
+            found = self.store.find_part("screen_text", recipes["screen_text"])
+            if found is not None:
+                screen = ScreenTextIndex.load(found, cache)
+                self.available["text"] = "ok" if screen.spans else "no on-screen text read"
+        self.meta = self.store.video_meta() or self.meta
+        if self._visual_state(recipes) == "have":
+            from .visual import VisualIndex
+
+            manifest = self.store.manifest("visual")
+            visual = VisualIndex.load(self.store.part_path("visual", manifest["recipe"]))
+            self.available["visual"] = "ok"
+        for part, have in (
+            ("shots", clips is not None),
+            ("speech", speech),
+            ("screen_text", screen),
+            ("visual", visual),
+        ):
+            self.work.setdefault(part, "loaded" if have is not None else "skipped")
+        return IndexHandle(
+            self.info,
+            self.store,
+            clips,
+            speech,
+            screen,
+            visual,
+            dict(self.available),
+            dict(self.work),
+            dict(self.seconds),
+            self.settings,
+        )
+
+
+def _load_clips(directory: Path) -> list[Clip]:
+    return [Clip.from_dict(d) for d in read_json(directory / "clips.json") or []]
+
+
+def _info_dict(info: Any) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(info).items()}

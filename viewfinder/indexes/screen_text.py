@@ -1,0 +1,250 @@
+"""Screen-text index: OCR spans (text, box, start, end) searched by BM25 + embeddings.
+
+Reading every frame would cost hours on a long video, so frames are chosen first:
+
+* the keyframes of every clip (so each shot is read at least once), and
+* frames where the picture changed: the low-resolution scan records the fraction of pixels
+  that changed between consecutive sampled frames; a frame is read once the change
+  accumulated since the last read frame exceeds ``change_threshold`` (typing a line of text
+  is a small change, a cut is a big one), at most one per ``min_interval`` seconds.
+
+Each chosen frame is read coarse-to-fine (``OcrEngine.read_fine``: detect on a downscaled
+copy, read full-resolution crops). The same text seen in consecutive read frames is merged
+into one span whose end is the first read frame where it is gone. Frames are read in batches
+that are checkpointed, so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .store import Checkpoint
+from .transcript import HybridTextIndex
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ScreenTextOptions:
+    """Which frames are read and how text is merged."""
+
+    # Accumulated fraction of changed pixels (from the scan) that triggers a read.
+    change_threshold: float = 0.004
+    # Never read two change-triggered frames closer than this (seconds).
+    min_interval: float = 1.0
+    # Upper bound on frames read per minute of video (busy footage changes all the time).
+    max_frames_per_minute: float = 20.0
+    # Longest side of the decoded frame the fine reading works on.
+    frame_max_side: int = 1280
+    # Longest side of the copy text is detected on (coarse pass).
+    detect_max_side: int = 640
+    # Texts at least this similar (difflib ratio on normalised text) are the same text.
+    same_text_ratio: float = 0.8
+    # Frames decoded and read per checkpointed batch.
+    batch: int = 16
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """A line of on-screen text and when it was visible."""
+
+    # First read frame showing it, seconds.
+    start: float
+    # First read frame no longer showing it (or the video end), seconds.
+    end: float
+    # The text (the best-scored reading).
+    text: str
+    # (x0, y0, x1, y1) in pixels of the full-resolution frame.
+    box: tuple[float, float, float, float]
+    # Recognition confidence of that reading.
+    score: float
+
+
+def choose_frames(
+    times: np.ndarray,
+    change: np.ndarray,
+    keyframes: Sequence[float],
+    duration: float,
+    options: ScreenTextOptions,
+) -> list[float]:
+    """Times to read: clip keyframes plus change-triggered frames, capped per minute."""
+    chosen = {round(float(t), 3) for t in keyframes}
+    accumulated = 0.0
+    last = -1e9
+    for t, c in zip(times, change, strict=True):
+        accumulated += float(c)
+        if accumulated >= options.change_threshold and t - last >= options.min_interval:
+            chosen.add(round(float(t), 3))
+            accumulated = 0.0
+            last = float(t)
+    ordered = sorted(t for t in chosen if 0 <= t < max(duration, 1e-3))
+    cap = max(1, int(options.max_frames_per_minute * max(duration, 1.0) / 60.0))
+    if len(ordered) > cap:  # keep an even spread rather than the first ones
+        picks = np.linspace(0, len(ordered) - 1, cap).round().astype(int)
+        ordered = [ordered[i] for i in sorted(set(picks.tolist()))]
+    return ordered
+
+
+def read_frames(
+    times: Sequence[float],
+    decode: Callable[[Sequence[float]], list[np.ndarray]],
+    read: Callable[[np.ndarray], list[Any]],
+    checkpoint: Checkpoint,
+    options: ScreenTextOptions,
+    progress: Callable[[float, float], None] | None = None,
+) -> list[tuple[float, list]]:
+    """OCR every time in ``times`` in checkpointed batches; returns (time, lines) pairs."""
+    done = checkpoint.load()
+    if done:
+        logger.info("screen text: resuming, %d batches already read", len(done))
+    results: list[tuple[float, list]] = []
+    total = len(times)
+    for i in range(0, total, options.batch):
+        batch = list(times[i : i + options.batch])
+        key = f"{i:08d}-{len(batch):04d}"
+        if key not in done:
+            frames = decode(batch)
+            lines = []
+            for frame in frames:
+                lines.append(
+                    [
+                        {
+                            "text": b.text,
+                            "box": [round(v, 1) for v in b.box],
+                            "score": round(float(b.score), 4),
+                        }
+                        for b in read(frame)
+                    ]
+                )
+                del frame
+            done[key] = {"times": batch, "lines": lines}
+            checkpoint.save(key, done[key])
+        results.extend(zip(done[key]["times"], done[key]["lines"], strict=True))
+        if progress is not None:
+            progress(min(i + options.batch, total), total)
+    return results
+
+
+def normalize(text: str) -> str:
+    """Lower-case alphanumerics separated by single spaces (for comparing readings)."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def merge_spans(
+    readings: Sequence[tuple[float, list]], duration: float, options: ScreenTextOptions
+) -> list[TextSpan]:
+    """Merge the same text seen in consecutive read frames into spans."""
+    open_spans: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
+    for t, lines in sorted(readings, key=lambda r: r[0]):
+        seen: set[int] = set()
+        for line in lines:
+            norm = normalize(line["text"])
+            if not norm:
+                continue
+            match = None
+            for j, span in enumerate(open_spans):
+                if j in seen:
+                    continue
+                if (
+                    span["norm"] == norm
+                    or difflib.SequenceMatcher(None, span["norm"], norm).ratio()
+                    >= options.same_text_ratio
+                ):
+                    match = j
+                    break
+            if match is None:
+                open_spans.append(
+                    {
+                        "start": t,
+                        "norm": norm,
+                        "text": line["text"],
+                        "box": line["box"],
+                        "score": line["score"],
+                    }
+                )
+                seen.add(len(open_spans) - 1)
+            else:
+                span = open_spans[match]
+                if line["score"] > span["score"]:
+                    span.update(text=line["text"], box=line["box"], score=line["score"], norm=norm)
+                seen.add(match)
+        still = []
+        for j, span in enumerate(open_spans):
+            if j in seen:
+                still.append(span)
+            else:
+                span["end"] = t
+                closed.append(span)
+        open_spans = still
+    for span in open_spans:
+        span["end"] = duration
+    spans = [
+        TextSpan(
+            round(s["start"], 3),
+            round(max(s["end"], s["start"]), 3),
+            s["text"],
+            tuple(s["box"]),
+            s["score"],
+        )
+        for s in closed + open_spans
+    ]
+    return sorted(spans, key=lambda s: (s.start, s.box[1], s.box[0]))
+
+
+class ScreenTextIndex(HybridTextIndex):
+    """Searchable on-screen text of one video."""
+
+    def __init__(
+        self,
+        spans: Sequence[TextSpan],
+        vectors: np.ndarray | None,
+        embedder: str | None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(
+            [(s.start, s.end, s.text) for s in spans], vectors, "text", embedder, cache_dir
+        )
+        self.spans = list(spans)
+
+    @classmethod
+    def load(cls, directory: Path, cache_dir: Path | None = None) -> ScreenTextIndex:
+        """Load a built part directory."""
+        data = json.loads((directory / "spans.json").read_text())
+        spans = [
+            TextSpan(s["start"], s["end"], s["text"], tuple(s["box"]), s["score"])
+            for s in data["spans"]
+        ]
+        vec_path = directory / "vectors.npy"
+        vectors = np.load(vec_path) if vec_path.is_file() else None
+        return cls(spans, vectors, data.get("embedder"), cache_dir)
+
+
+def write_screen_text(
+    directory: Path,
+    spans: Sequence[TextSpan],
+    vectors: np.ndarray | None,
+    embedder: str | None,
+    frames_read: Sequence[float],
+) -> None:
+    """Write the part's files into ``directory``."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "embedder": embedder,
+        "frames_read": list(frames_read),
+        "spans": [asdict(s) for s in spans],
+    }
+    (directory / "spans.json").write_text(json.dumps(payload))
+    if vectors is not None:
+        np.save(directory / "vectors.npy", vectors.astype(np.float16))

@@ -1,0 +1,343 @@
+"""Speech index: timestamped ASR segments searched by BM25 and sentence embeddings, fused.
+
+Building transcribes the audio in chunks of about ``chunk_seconds``, each cut at the quietest
+moment near its nominal end so no sentence is split, and checkpoints every chunk: an
+interrupted build resumes at the first chunk not yet transcribed.
+
+Files of the part: ``segments.json`` (segments with words) and ``vectors.npy`` (float16
+sentence embeddings, one row per segment; absent when no embedder is installed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fusion import Hit, Modality, rrf_hits
+from .store import Checkpoint
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FORMAT_VERSION = 1
+# all-MiniLM cosine below which a text is treated as unrelated to the query.
+MIN_COSINE = 0.15
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    """One transcribed utterance."""
+
+    # Start, seconds from the start of the video.
+    start: float
+    # End, seconds.
+    end: float
+    # Recognised text.
+    text: str
+    # (start, end, word) per word, seconds.
+    words: tuple[tuple[float, float, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    """How the speech index is built."""
+
+    # Audio is transcribed and checkpointed in chunks of about this many seconds.
+    chunk_seconds: float = 120.0
+    # A chunk ends at the quietest 0.25 s within this many seconds before its nominal end.
+    cut_search_seconds: float = 10.0
+
+
+# --------------------------------------------------------------------------- hybrid text search
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens without stop words, with a light plural/verb suffix strip."""
+    out = []
+    for tok in _TOKEN.findall(text.lower()):
+        if tok in _STOPWORDS:
+            continue
+        for suffix in ("ing", "es", "s", "ed"):
+            if len(tok) > len(suffix) + 3 and tok.endswith(suffix):
+                tok = tok[: -len(suffix)]
+                break
+        out.append(tok)
+    return out
+
+
+class HybridTextIndex:
+    """BM25 + embedding search over timed texts, fused by reciprocal rank.
+
+    Args:
+        items: ``(start, end, text)`` per document.
+        vectors: L2-normalised embeddings, one row per item, or None (BM25 only).
+        modality: Modality written into hits.
+        embedder: Registry name of the text embedder the vectors were made with.
+        cache_dir: Cache root used to resolve the embedder at query time.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[tuple[float, float, str]],
+        vectors: np.ndarray | None,
+        modality: Modality,
+        embedder: str | None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.items = list(items)
+        self.vectors = vectors
+        self.modality: Modality = modality
+        self.embedder_name = embedder
+        self.cache_dir = cache_dir
+        self._bm25: Any = None
+        self._query_cache: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _retriever(self) -> Any:
+        if self._bm25 is None:
+            import bm25s
+
+            retriever = bm25s.BM25()
+            # Pre-tokenised input: bm25s takes lists of token lists with its own vocabulary.
+            corpus = [tokenize(t) or ["_"] for _, _, t in self.items]
+            retriever.index(_to_bm25_tokens(corpus), show_progress=False)
+            self._bm25 = retriever
+        return self._bm25
+
+    def search_bm25(self, query: str, k: int = 10) -> list[Hit]:
+        """Items ranked by BM25 (only items sharing a word with the query)."""
+        tokens = tokenize(query)
+        if not self.items or not tokens:
+            return []
+        retriever = self._retriever()
+        vocab = retriever.vocab_dict
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return []
+        scores = np.asarray(retriever.get_scores(ids), dtype=np.float64)
+        return self._hits(scores, k, f"{self.modality}:bm25", positive_only=True)
+
+    def search_embed(self, query: str, k: int = 10) -> list[Hit]:
+        """Items ranked by cosine similarity of sentence embeddings ([] without vectors)."""
+        if self.vectors is None or not len(self.items) or not query.strip():
+            return []
+        qv = self._query_cache.get(query)
+        if qv is None:
+            from ..tools.text_embed import load_text_embedder
+
+            qv = load_text_embedder(self.embedder_name or "minilm", self.cache_dir).encode([query])[
+                0
+            ]
+            self._query_cache[query] = qv
+        scores = (self.vectors.astype(np.float32) @ qv).astype(np.float64)
+        # Unrelated texts still get a cosine; below this floor they only add noise to fusion.
+        scores[scores < MIN_COSINE] = -1.0
+        return self._hits(scores, k, f"{self.modality}:embed", positive_only=True)
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """BM25 and embedding rankings fused by reciprocal rank, best first."""
+        depth = max(k, 20)
+        lists = [self.search_bm25(query, depth), self.search_embed(query, depth)]
+        return rrf_hits(
+            [h for h in lists if h],
+            modality=self.modality,
+            source=f"{self.modality}:hybrid",
+            limit=k,
+        )
+
+    def _hits(
+        self, scores: np.ndarray, k: int, source: str, positive_only: bool = False
+    ) -> list[Hit]:
+        order = np.argsort(-scores, kind="stable")[:k]
+        hits = []
+        for i in order:
+            if positive_only and scores[i] <= 0:
+                break
+            s, e, t = self.items[int(i)]
+            hits.append(Hit(s, e, self.modality, t, float(scores[i]), len(hits), source))
+        return hits
+
+
+def _to_bm25_tokens(corpus: list[list[str]]) -> Any:
+    import bm25s
+
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(tok, len(vocab)) for tok in doc] for doc in corpus]
+    return bm25s.tokenization.Tokenized(ids=ids, vocab=vocab)
+
+
+# --------------------------------------------------------------------------- speech index
+
+
+class SpeechIndex(HybridTextIndex):
+    """Searchable transcript of one video."""
+
+    def __init__(
+        self,
+        segments: Sequence[SpeechSegment],
+        vectors: np.ndarray | None,
+        embedder: str | None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(
+            [(s.start, s.end, s.text) for s in segments], vectors, "speech", embedder, cache_dir
+        )
+        self.segments = list(segments)
+
+    @classmethod
+    def load(cls, directory: Path, cache_dir: Path | None = None) -> SpeechIndex:
+        """Load a built part directory."""
+        data = json.loads((directory / "segments.json").read_text())
+        segments = [
+            SpeechSegment(
+                s["start"], s["end"], s["text"], tuple(tuple(w) for w in s.get("words", ()))
+            )
+            for s in data["segments"]
+        ]
+        vec_path = directory / "vectors.npy"
+        vectors = np.load(vec_path) if vec_path.is_file() else None
+        return cls(segments, vectors, data.get("embedder"), cache_dir)
+
+
+def chunk_bounds(
+    audio: np.ndarray, options: SpeechOptions, sample_rate: int = SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """Split ``audio`` into chunks ending at quiet moments: ``(start, end)`` sample indices."""
+    n = len(audio)
+    size = int(options.chunk_seconds * sample_rate)
+    window = sample_rate // 4
+    search = int(options.cut_search_seconds * sample_rate)
+    bounds = []
+    start = 0
+    while start < n:
+        nominal = start + size
+        if nominal + size // 4 >= n:  # do not leave a tiny tail chunk
+            bounds.append((start, n))
+            break
+        lo = max(start + size // 2, nominal - search)
+        seg = np.abs(audio[lo:nominal].astype(np.float32))
+        usable = len(seg) // window * window
+        if usable >= window:
+            energy = seg[:usable].reshape(-1, window).mean(axis=1)
+            cut = lo + int(np.argmin(energy)) * window + window // 2
+        else:
+            cut = nominal
+        bounds.append((start, cut))
+        start = cut
+    return bounds
+
+
+def build_speech(
+    audio: np.ndarray,
+    transcribe: Callable[[np.ndarray], list[Any]],
+    checkpoint: Checkpoint,
+    options: SpeechOptions,
+    progress: Callable[[float, float], None] | None = None,
+) -> list[SpeechSegment]:
+    """Transcribe ``audio`` chunk by chunk, resuming from ``checkpoint``.
+
+    Args:
+        audio: Mono float32 waveform at 16 kHz, sample 0 = video time 0.
+        transcribe: Function from a waveform chunk to ASR segments (times relative to it).
+        checkpoint: Where finished chunks are saved and found again.
+        options: Chunking options.
+        progress: Called with (seconds done, seconds total).
+
+    Returns:
+        All segments, in time order, in video time.
+    """
+    bounds = chunk_bounds(audio, options)
+    total = len(audio) / SAMPLE_RATE
+    done = checkpoint.load()
+    if done:
+        logger.info("speech: resuming, %d of %d chunks already transcribed", len(done), len(bounds))
+    segments: list[SpeechSegment] = []
+    for a, b in bounds:
+        key = f"{a:012d}-{b:012d}"
+        if key not in done:
+            offset = a / SAMPLE_RATE
+            raw = transcribe(audio[a:b])
+            done[key] = [_segment_dict(s, offset) for s in raw]
+            checkpoint.save(key, done[key])
+        segments.extend(
+            SpeechSegment(d["start"], d["end"], d["text"], tuple(tuple(w) for w in d["words"]))
+            for d in done[key]
+        )
+        if progress is not None:
+            progress(b / SAMPLE_RATE, total)
+    return segments
+
+
+def _segment_dict(seg: Any, offset: float) -> dict[str, Any]:
+    words = [
+        (round(w.start + offset, 3), round(w.end + offset, 3), w.text.strip())
+        for w in getattr(seg, "words", ()) or ()
+    ]
+    return {
+        "start": round(seg.start + offset, 3),
+        "end": round(seg.end + offset, 3),
+        "text": seg.text.strip(),
+        "words": words,
+    }
+
+
+def write_speech(
+    directory: Path,
+    segments: Sequence[SpeechSegment],
+    vectors: np.ndarray | None,
+    embedder: str | None,
+) -> None:
+    """Write the part's files into ``directory``."""
+    payload = {
+        "format": FORMAT_VERSION,
+        "embedder": embedder,
+        "segments": [asdict(s) for s in segments],
+    }
+    (directory / "segments.json").write_text(json.dumps(payload))
+    if vectors is not None:
+        np.save(directory / "vectors.npy", vectors.astype(np.float16))
