@@ -1,0 +1,38 @@
+"""Shared fixtures: the real media directory, and a guard that fails a test on ERROR logs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = REPO.parent / "shared" / "media"
+SAMPLE = REPO / "media" / "sample.mp4"
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    """The real clips in ../shared/media (skips when this checkout has no shared/ beside it)."""
+    if not (SHARED_MEDIA / "README.md").exists():
+        pytest.skip(f"real media not found at {SHARED_MEDIA}")
+    return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    """The bundled sample video (real footage, kept in the repo)."""
+    return SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_error_logs(caplog: pytest.LogCaptureFixture):
+    """A test that makes viewfinder log an ERROR fails, even if its assertions pass."""
+    caplog.set_level(logging.WARNING, logger="viewfinder")
+    yield
+    errors = [r for r in caplog.get_records("call")
+              if r.levelno >= logging.ERROR and r.name.startswith("viewfinder")
+              and not getattr(r, "expected", False)]
+    if errors:
+        pytest.fail("viewfinder logged errors: " + "; ".join(r.getMessage() for r in errors))
