@@ -41,9 +41,12 @@ class ScreenTextOptions:
 
     # Accumulated fraction of changed pixels (from the scan) that triggers a read.
     change_threshold: float = 0.004
+    # A change this large (fraction of pixels) is a cut: the frame before it is always read.
+    cut_change: float = 0.3
     # Never read two change-triggered frames closer than this (seconds).
     min_interval: float = 1.0
-    # Upper bound on frames read per minute of video (busy footage changes all the time).
+    # Frames read per minute of video at most, besides the frames before cuts (busy footage
+    # changes all the time).
     max_frames_per_minute: float = 20.0
     # Longest side of the decoded frame the fine reading works on.
     frame_max_side: int = 1280
@@ -71,29 +74,40 @@ class TextSpan:
     score: float
 
 
-def choose_frames(
-    times: np.ndarray,
-    change: np.ndarray,
-    keyframes: Sequence[float],
-    duration: float,
-    options: ScreenTextOptions,
-) -> list[float]:
-    """Times to read: clip keyframes plus change-triggered frames, capped per minute."""
-    chosen = {round(float(t), 3) for t in keyframes}
+def choose_frames(times: np.ndarray, change: np.ndarray, keyframes: Sequence[float],
+                  duration: float, options: ScreenTextOptions) -> list[float]:
+    """Times to read: clip keyframes, change-triggered frames and the last frame before cuts.
+
+    The last frame of a shot is always read (a slide or a typed line is complete just before
+    the picture moves on); the others are thinned to ``max_frames_per_minute`` per minute.
+    """
+    optional = {round(float(t), 3) for t in keyframes}
+    mandatory: set[float] = set()
     accumulated = 0.0
     last = -1e9
-    for t, c in zip(times, change, strict=True):
+    for i, (t, c) in enumerate(zip(times, change, strict=True)):
         accumulated += float(c)
+        if c >= options.cut_change and i > 0:
+            mandatory.add(round(float(times[i - 1]), 3))
         if accumulated >= options.change_threshold and t - last >= options.min_interval:
-            chosen.add(round(float(t), 3))
+            optional.add(round(float(t), 3))
             accumulated = 0.0
             last = float(t)
-    ordered = sorted(t for t in chosen if 0 <= t < max(duration, 1e-3))
-    cap = max(1, int(options.max_frames_per_minute * max(duration, 1.0) / 60.0))
-    if len(ordered) > cap:  # keep an even spread rather than the first ones
-        picks = np.linspace(0, len(ordered) - 1, cap).round().astype(int)
-        ordered = [ordered[i] for i in sorted(set(picks.tolist()))]
-    return ordered
+    end = max(duration, 1e-3)
+    mandatory = {t for t in mandatory if 0 <= t < end}
+    optional = {t for t in optional if 0 <= t < end} - mandatory
+    chosen = set(mandatory)
+    per_window = max(1, round(options.max_frames_per_minute))
+    for w0 in np.arange(0.0, end, 60.0):
+        room = per_window - sum(1 for t in mandatory if w0 <= t < w0 + 60)
+        window = sorted(t for t in optional if w0 <= t < w0 + 60)
+        if room <= 0 or not window:
+            continue
+        if len(window) > room:  # an even spread rather than the first ones
+            picks = np.linspace(0, len(window) - 1, room).round().astype(int)
+            window = [window[i] for i in sorted(set(picks.tolist()))]
+        chosen.update(window)
+    return sorted(chosen)
 
 
 def read_frames(

@@ -186,7 +186,7 @@ def scan_video(
                 change.append(float(np.count_nonzero(moved)) / moved.size)
             prev_grey = grey
             times.append(t)
-            timecode = FrameTimecode(index, fps=options.scan_fps)
+            timecode = FrameTimecode(index, fps=float(options.scan_fps))
             for cut in detector.process_frame(timecode, bgr):
                 cuts.append(times[cut.frame_num])
             index += 1
@@ -195,7 +195,7 @@ def scan_video(
         if bad_packets:
             logger.info("%s: %d packets could not be decoded and were skipped", path, bad_packets)
         if hasattr(detector, "post_process") and index:
-            for cut in detector.post_process(FrameTimecode(index - 1, fps=options.scan_fps)):
+            for cut in detector.post_process(FrameTimecode(index - 1, fps=float(options.scan_fps))):
                 cuts.append(times[min(cut.frame_num, len(times) - 1)])
     if not times:
         raise CorruptVideoError(path, "no frame could be decoded")

@@ -1,0 +1,138 @@
+"""Index-building benchmark: seconds per stage, total, real-time factor and peak RSS.
+
+Builds (or takes) a long video with speech: real clips from ../shared/media normalised to
+the requested size and looped, with the recorded speech prompts laid every ``--speech-every``
+seconds. Then indexes it into a fresh cache and prints a table.
+
+    python bench/index_bench.py --minutes 60 --height 720          # the issue's target
+    python bench/index_bench.py --minutes 10 --height 720          # a quicker run
+    python bench/index_bench.py --video my.mp4                     # any video
+
+Goal on 2 cores: a 60-minute 720p video fully indexed in <= 8 minutes, peak RSS <= 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+MEDIA = REPO.parent / "shared" / "media"
+FOOTAGE = [
+    "wanna_work_together.mp4",
+    "channel_ident_slides.mp4",
+    "display_settings.webm",
+    "hello_terminal.mp4",
+    "message_board.ogv",
+    "cockatoo.mp4",
+    "city_timelapse.mpg",
+]
+
+
+def build_video(minutes: float, height: int, fps: int, speech_every: float, out: Path) -> Path:
+    """Loop real clips to ``minutes`` at ``height``p and lay speech prompts on top."""
+    from viewfinder.eval.compose import lay_speech, loop_to_length, normalize_clip, speech_prompts
+
+    width = height * 16 // 9
+    parts = [
+        normalize_clip(MEDIA / n, out.parent / f"clip{i}_{height}.mp4", width, height, fps)
+        for i, n in enumerate(FOOTAGE)
+    ]
+    footage = loop_to_length(parts, minutes * 60, out.parent / f"footage_{minutes}_{height}.mp4")
+    prompts = speech_prompts(MEDIA)
+    placements, t, i = [], 10.0, 0
+    while t < minutes * 60 - 20:
+        placements.append((prompts[i % len(prompts)].wav, t))
+        t += speech_every
+        i += 1
+    return lay_speech(footage, placements, out, keep_original=True)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (and waited-for children), MB."""
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return me / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--video", type=Path, help="index this video instead of building one")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--speech-every", type=float, default=30.0)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vf_bench")
+    parser.add_argument("--no-overlap", action="store_true", help="run stages one after another")
+    args = parser.parse_args()
+
+    from viewfinder.indexes import IndexOptions, index_video
+    from viewfinder.settings import Settings
+    from viewfinder.tools.video import probe
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    video = args.video
+    if video is None:
+        video = args.workdir / f"bench_{args.minutes:g}min_{args.height}p.mp4"
+        if not video.exists():
+            t0 = time.perf_counter()
+            build_video(args.minutes, args.height, args.fps, args.speech_every, video)
+            print(f"built {video} in {time.perf_counter() - t0:.0f} s")
+    info = probe(video)
+    cache = Path(tempfile.mkdtemp(prefix="cache_", dir=args.workdir))
+    settings = Settings(cache_dir=cache)
+    first_seen: dict[str, float] = {}
+    last_seen: dict[str, float] = {}
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def progress(stage: str, done: float, total: float) -> None:
+        now = time.perf_counter() - started
+        with lock:
+            first_seen.setdefault(stage, now)
+            last_seen[stage] = now
+
+    handle = index_video(
+        video, settings, progress, options=IndexOptions(overlap=not args.no_overlap)
+    )
+    total = time.perf_counter() - started
+    t0 = time.perf_counter()
+    index_video(video, settings)
+    reload = time.perf_counter() - t0
+
+    print(
+        f"\nvideo: {video.name}  {info.duration / 60:.1f} min  {info.width}x{info.height} "
+        f"@ {info.fps:.0f} fps  audio={info.has_audio}"
+    )
+    print(f"{'stage':<12} {'seconds':>8} {'wall from':>10} {'wall to':>8}")
+    for stage in ("decode", "shots", "speech", "screen text", "frames"):
+        secs = handle.seconds.get(stage)
+        if secs is None and stage not in first_seen:
+            print(f"{stage:<12} {'skipped':>8}   {handle.available.get('visual', '')[:60]}")
+            continue
+        print(
+            f"{stage:<12} {secs or 0.0:8.1f} {first_seen.get(stage, 0):10.1f} "
+            f"{last_seen.get(stage, 0):8.1f}"
+        )
+    print(f"{'total':<12} {total:8.1f}")
+    print(
+        f"real-time factor: {total / info.duration:.3f}  "
+        f"(60-min projection: {total / info.duration * 3600 / 60:.1f} min)"
+    )
+    print(f"peak RSS: {peak_rss_mb():.0f} MB   reload: {reload:.2f} s")
+    print(
+        f"clips {len(handle.clips)}, speech segments {len(handle.speech_segments)}, "
+        f"text spans {len(handle.text_spans)}; "
+        f"frames read by OCR {handle.store.manifest('screen_text')['summary']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The ``viewfinder index`` sub-command: build, list and clear per-video indexes.
+
+``viewfinder/cli.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``; this
+module prints (it is CLI code) and draws one tqdm bar per stage with an ETA.
+"""
+
+# ruff: noqa: T201 - this module is CLI code: printing is its job.
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..errors import ViewfinderError
+from ..settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``index`` on an argparse sub-parser collection."""
+    parser = subparsers.add_parser(
+        "index",
+        help="index videos once (shots, speech, screen text, frames)",
+        description="Build the persistent indexes of VIDEO(s); interrupted runs resume.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
+    parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
+    parser.add_argument(
+        "--clear",
+        metavar="VIDEO",
+        action="append",
+        default=[],
+        help="remove the index of VIDEO (a path or a fingerprint); repeatable",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Execute the sub-command; returns the exit code."""
+    from . import clear, index_video, list_indexes
+
+    settings = settings or Settings.from_env()
+    if not (args.videos or args.list or args.clear):
+        print("nothing to do: pass VIDEO..., --list or --clear VIDEO")
+        return 2
+    for video in args.clear:
+        removed = clear(video, settings.cache_root)
+        print(f"{'cleared' if removed else 'no index for'} {video}")
+    if args.list:
+        entries = list_indexes(settings.cache_root)
+        if not entries:
+            print(f"no indexed videos in {settings.cache_root / 'index'}")
+        for e in entries:
+            length = f"{e.duration / 60:.1f} min" if e.duration else "?"
+            parts = ", ".join(sorted(e.parts)) or "nothing built"
+            print(
+                f"{e.fingerprint[:12]}  {length:>9}  {e.size_bytes / 1e6:7.1f} MB  "
+                f"{e.video or '?'}  [{parts}]"
+            )
+    failed = 0
+    for video in args.videos:
+        bars = _Bars()
+        try:
+            handle = index_video(Path(video), settings, bars)
+        except ViewfinderError as e:  # one bad video does not stop the batch
+            bars.close()
+            print(f"{video}: {e}")
+            failed += 1
+            continue
+        bars.close()
+        missing = {m: why for m, why in handle.available.items() if why != "ok"}
+        print(
+            f"{video}: {len(handle.clips)} clips, {len(handle.speech_segments)} speech "
+            f"segments, {len(handle.text_spans)} text spans"
+            + (f"; missing: {missing}" if missing else "")
+        )
+    return 1 if failed else 0
+
+
+class _Bars:
+    """progress(stage, done, total) -> one tqdm bar per stage."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(
+                total=round(total, 1),
+                desc=f"{stage:>11}",
+                position=len(self._bars),
+                leave=True,
+                unit="s" if stage in ("decode", "speech") else "it",
+            )
+        if total and round(total, 1) != bar.total:
+            bar.total = round(total, 1)
+        bar.n = round(min(done, total) if total else done, 1)
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
