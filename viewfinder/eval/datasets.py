@@ -1,0 +1,432 @@
+"""Benchmark loaders: MLVU, LongVideoBench, Video-MME and generic JSONL -> :class:`Item`.
+
+Each loader reads the benchmark's own annotation format (see ``BENCHMARKS.md``) and resolves
+every video under a ``videos`` root. An item whose video (or requested subtitle file) is
+missing is returned in :attr:`Dataset.skipped` with the reason, never raised: a partial
+download still evaluates. An annotation file that cannot be read raises
+:class:`~viewfinder.errors.AnnotationError` whose message says how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import AnnotationError, require
+
+LETTERS = "ABCDEF"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question, ready to ask."""
+
+    id: str  # unique within the benchmark; the results log is keyed by it
+    question: str  # the question without inlined options
+    options: tuple[str, ...] | None  # candidate answers in order (A, B, ...); None = open-ended
+    answer: str  # gold letter when there are options, else the gold answer text
+    video: Path  # resolved path under the --videos root
+    meta: dict[str, Any] = field(default_factory=dict)  # task, duration_group, category, ...
+
+    @property
+    def answer_text(self) -> str:
+        """The gold answer in words (the chosen option's text for multiple choice)."""
+        if self.options and self.answer in LETTERS[: len(self.options)]:
+            return self.options[LETTERS.index(self.answer)]
+        return self.answer
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item that cannot be run, and why."""
+
+    id: str  # the item id
+    video: Path  # where the video was looked for
+    reason: str  # human-readable cause, e.g. "video not found: /data/lvb/abc.mp4"
+    meta: dict[str, Any] = field(default_factory=dict)  # same grouping keys as Item.meta
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded benchmark: runnable items plus the ones skipped with a reason."""
+
+    name: str  # "mlvu", "longvideobench", "videomme", "jsonl", "niah"
+    items: tuple[Item, ...]  # items whose video exists
+    skipped: tuple[Skipped, ...]  # items that cannot run (missing video / subtitles)
+
+    def __len__(self) -> int:
+        return len(self.items) + len(self.skipped)
+
+    def skipped_counts(self, key: str) -> dict[str, int]:
+        """Number of skipped items per value of ``meta[key]`` (e.g. ``duration_group``)."""
+        counts = Counter(str(s.meta.get(key)) for s in self.skipped)
+        return dict(sorted(counts.items(), key=lambda kv: _natural(kv[0])))
+
+    def limited(self, limit: int | None) -> Dataset:
+        """The first ``limit`` runnable items (skipped items are kept for the report)."""
+        if limit is None:
+            return self
+        return Dataset(self.name, self.items[:limit], self.skipped)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading annotation files
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Read a JSON list, a JSON object holding one list, JSONL, or parquet into dicts."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(
+            f"Annotation file not found: {path}. Pass the benchmark's annotation file "
+            "(e.g. lvb_val.json, MLVU json/1_plotQA.json, videomme test parquet) with "
+            "--annotations."
+        )
+    if path.suffix == ".parquet":
+        pq = require("pyarrow.parquet", "eval", "Reading parquet annotations")
+        return [dict(r) for r in pq.read_table(path).to_pylist()]
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(
+            f"Annotation file {path} is not valid JSON{'L' if path.suffix == '.jsonl' else ''}"
+            f" ({e.msg} at line {e.lineno}). Re-download it; JSONL needs one object per line."
+        ) from e
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise AnnotationError(
+                f"Annotation file {path} is a JSON object without exactly one list of "
+                "questions. Pass the file that holds the list of question objects."
+            )
+        data = lists[0]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise AnnotationError(
+            f"Annotation file {path} must hold a list of question objects. Check that you "
+            "passed the annotation file, not a subtitle or result file."
+        )
+    return data
+
+
+def _field(rec: dict[str, Any], name: str, path: Path, n: int) -> Any:
+    if name not in rec:
+        raise AnnotationError(
+            f"{path}: record {n} has no '{name}' field (has: {sorted(rec)}). This does not look "
+            "like the expected benchmark format; check --annotations and the benchmark name."
+        )
+    return rec[name]
+
+
+def _resolve(videos: Path, candidates: Iterable[str | Path]) -> tuple[Path, bool]:
+    """The first existing candidate under ``videos`` (else the first candidate) and found."""
+    paths = [videos / c for c in candidates]
+    for p in paths:
+        if p.is_file():
+            return p, True
+    return paths[0], False
+
+
+def _split(
+    name: str,
+    rows: Iterable[tuple[Item, bool, str]],
+) -> Dataset:
+    items: list[Item] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for item, ok, reason in rows:
+        if item.id in seen:
+            raise AnnotationError(
+                f"Duplicate item id {item.id!r} in the {name} annotations: results are keyed by "
+                "id, so ids must be unique. Remove the duplicate record."
+            )
+        seen.add(item.id)
+        if ok:
+            items.append(item)
+        else:
+            skipped.append(Skipped(item.id, item.video, reason, dict(item.meta)))
+    return Dataset(name, tuple(items), tuple(skipped))
+
+
+def _letter_of(answer_text: str, options: Sequence[str], where: str) -> str:
+    try:
+        return LETTERS[list(options).index(answer_text)]
+    except ValueError:
+        stripped = [o.strip() for o in options]
+        if answer_text.strip() in stripped:
+            return LETTERS[stripped.index(answer_text.strip())]
+        raise AnnotationError(
+            f"{where}: the answer {answer_text!r} is not one of the candidates {list(options)}. "
+            "Fix the record's 'answer' so it equals one candidate exactly."
+        ) from None
+
+
+def _checked_options(options: Sequence[Any], where: str) -> tuple[str, ...]:
+    if not isinstance(options, list | tuple) or not 2 <= len(options) <= len(LETTERS):
+        raise AnnotationError(
+            f"{where}: expected a list of 2-{len(LETTERS)} candidates, got {options!r}."
+            " Fix the record's candidate list."
+        )
+    return tuple(str(o) for o in options)
+
+
+# ---------------------------------------------------------------------------------------------
+# MLVU
+
+_INLINE_OPTION = re.compile(r"^\s*\(([A-F])\)\s*(.*)$")
+
+
+def load_mlvu(annotations: Path, videos: Path) -> Dataset:
+    """Load MLVU multiple-choice questions.
+
+    Args:
+        annotations: a raw per-task JSON file (``json/1_plotQA.json``: ``video, question,
+            candidates, answer`` text, ``question_type``), a directory of them, or an HF dev
+            file (``video_name``, ``question`` with inlined ``(A) ...`` options, ``answer``
+            letter, ``task_type``) as JSON / JSONL / parquet.
+        videos: root holding the videos, as ``<video>``, ``<task file stem>/<video>`` or
+            ``video/<task file stem>/<video>``.
+
+    Returns:
+        The dataset; ``meta["task"]`` is the task type used for M-avg.
+    """
+    annotations = Path(annotations)
+    if annotations.is_dir():
+        files = sorted(annotations.glob("*.json"), key=lambda p: _natural(p.stem))
+        if not files:
+            raise AnnotationError(
+                f"No *.json annotation files in {annotations}. Pass MLVU's json/ directory "
+                "or one task file."
+            )
+    else:
+        files = [annotations]
+    rows: list[tuple[Item, bool, str]] = []
+    for f in files:
+        records = read_records(f)
+        for n, rec in enumerate(records):
+            rows.append(_mlvu_item(rec, f, n, Path(videos)))
+    return _split("mlvu", rows)
+
+
+def _mlvu_item(rec: dict[str, Any], path: Path, n: int, videos: Path) -> tuple[Item, bool, str]:
+    where = f"{path} record {n}"
+    if "candidates" in rec:  # raw per-task file
+        task = str(rec.get("question_type") or re.sub(r"^\d+_", "", path.stem))
+        options = _checked_options(_field(rec, "candidates", path, n), where)
+        answer = _letter_of(str(_field(rec, "answer", path, n)), options, where)
+        question = str(_field(rec, "question", path, n))
+        video_name = str(_field(rec, "video", path, n))
+        item_id = str(rec.get("question_id") or f"{task}_{n}")
+    else:  # HF dev layout: options inlined in the question, answer is a letter
+        task = str(_field(rec, "task_type", path, n))
+        question, options = _split_inline_options(str(_field(rec, "question", path, n)))
+        if not options:
+            raise AnnotationError(
+                f"{where}: no '(A) ...' option lines in the question. MLVU dev questions inline "
+                "their options; for open-ended questions use the generic jsonl loader."
+            )
+        answer = str(_field(rec, "answer", path, n)).strip().strip("()")
+        if answer not in LETTERS[: len(options)]:
+            answer = _letter_of(answer, options, where)
+        video_name = str(_field(rec, "video_name", path, n))
+        item_id = str(rec.get("question_id") or f"{task}_{n}")
+    meta = {k: v for k, v in rec.items() if k not in ("question", "candidates", "answer")}
+    meta["task"] = task
+    video, ok = _resolve(
+        videos, [video_name, Path(path.stem) / video_name, Path("video") / path.stem / video_name]
+    )
+    item = Item(item_id, question, options, answer, video, meta)
+    return item, ok, "" if ok else f"video not found: {video}"
+
+
+def _split_inline_options(text: str) -> tuple[str, tuple[str, ...]]:
+    question_lines: list[str] = []
+    options: list[str] = []
+    for line in text.splitlines():
+        m = _INLINE_OPTION.match(line)
+        if m and LETTERS[len(options)] == m.group(1):
+            options.append(m.group(2).strip())
+        elif not options:
+            question_lines.append(line)
+    question = "\n".join(question_lines).strip()
+    question = re.sub(r"\s*Options:\s*$", "", question)
+    return question, tuple(options)
+
+
+# ---------------------------------------------------------------------------------------------
+# LongVideoBench
+
+
+def load_longvideobench(
+    annotations: Path, videos: Path, subtitles: bool = False, subtitle_dir: Path | None = None
+) -> Dataset:
+    """Load LongVideoBench (``lvb_val.json`` or ``lvb_test_wo_gt.json``).
+
+    Args:
+        annotations: the LongVideoBench annotation JSON.
+        videos: root holding ``<video_path>`` (also looked for under ``videos/``).
+        subtitles: when True, each item also needs its ``subtitle_path`` file (under
+            ``subtitle_dir``, default ``<videos>/subtitles``); its parsed lines go to
+            ``meta["subtitles"]`` as ``[start, end, text]`` on the video's time axis.
+        subtitle_dir: where the subtitle files are.
+
+    Returns:
+        The dataset; ``meta`` keeps ``duration_group`` and ``question_category``. Test-split
+        items (no ``correct_choice``) have ``answer == ""``.
+    """
+    annotations, videos = Path(annotations), Path(videos)
+    sub_root = Path(subtitle_dir) if subtitle_dir else videos / "subtitles"
+    rows: list[tuple[Item, bool, str]] = []
+    for n, rec in enumerate(read_records(annotations)):
+        where = f"{annotations} record {n}"
+        options = _checked_options(_field(rec, "candidates", annotations, n), where)
+        gold = rec.get("correct_choice")
+        if gold is not None and not (isinstance(gold, int) and 0 <= gold < len(options)):
+            raise AnnotationError(
+                f"{where}: correct_choice {gold!r} is not an index into its {len(options)} "
+                "candidates. Fix the record (0-based index)."
+            )
+        answer = LETTERS[gold] if gold is not None else ""
+        meta = {
+            k: v for k, v in rec.items() if k not in ("question", "candidates", "correct_choice")
+        }
+        video_rel = str(rec.get("video_path") or f"{_field(rec, 'video_id', annotations, n)}.mp4")
+        video, ok = _resolve(videos, [video_rel, Path("videos") / video_rel])
+        reason = "" if ok else f"video not found: {video}"
+        if ok and subtitles:
+            sub_path = sub_root / str(rec.get("subtitle_path", ""))
+            if not sub_path.is_file():
+                ok, reason = False, f"subtitles not found: {sub_path}"
+            else:
+                offset = float(rec.get("starting_timestamp_for_subtitles") or 0.0)
+                meta["subtitles"] = load_subtitles(sub_path, offset)
+        item_id = str(rec.get("id") or f"{rec.get('video_id')}_{n}")
+        question = str(_field(rec, "question", annotations, n))
+        rows.append((Item(item_id, question, options, answer, video, meta), ok, reason))
+    return _split("longvideobench", rows)
+
+
+def load_subtitles(path: Path, offset: float = 0.0) -> list[list[Any]]:
+    """Parse LongVideoBench subtitles into ``[start, end, text]`` seconds on the video's axis.
+
+    Both published shapes are read: ``{"timestamp": [s, e], "text": ...}`` and
+    ``{"start": "HH:MM:SS.f", "end": ..., "line": ...}``; ``offset`` (the record's
+    ``starting_timestamp_for_subtitles``) is subtracted.
+    """
+    lines = read_records(Path(path))
+    out: list[list[Any]] = []
+    for n, entry in enumerate(lines):
+        if "timestamp" in entry:
+            start, end = entry["timestamp"]
+            text = entry.get("text", "")
+        elif "start" in entry:
+            start, end = _clock(entry["start"]), _clock(entry["end"])
+            text = entry.get("line", entry.get("text", ""))
+        else:
+            raise AnnotationError(
+                f"{path} entry {n}: neither 'timestamp' nor 'start'/'end'. Pass a "
+                "LongVideoBench subtitle JSON file."
+            )
+        out.append([float(start) - offset, float(end) - offset, str(text)])
+    return out
+
+
+def _clock(value: str | float) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    seconds = 0.0
+    for part in str(value).replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# Video-MME
+
+_LETTER_PREFIX = re.compile(r"^\s*\(?([A-F])[.)]\s*")
+
+
+def load_videomme(annotations: Path, videos: Path) -> Dataset:
+    """Load Video-MME (HF parquet / JSON / JSONL rows).
+
+    Args:
+        annotations: rows with ``videoID, duration, domain, sub_category, question_id,
+            task_type, question, options`` (``"A. ..."`` strings) and ``answer`` (a letter).
+        videos: root holding ``<videoID>.mp4`` (also ``data/`` or ``videos/`` below it).
+
+    Returns:
+        The dataset; ``meta["duration"]`` is short / medium / long.
+    """
+    annotations, videos = Path(annotations), Path(videos)
+    rows: list[tuple[Item, bool, str]] = []
+    for n, rec in enumerate(read_records(annotations)):
+        where = f"{annotations} record {n}"
+        raw = _checked_options(list(_field(rec, "options", annotations, n)), where)
+        options = tuple(_LETTER_PREFIX.sub("", o, count=1) for o in raw)
+        answer = str(_field(rec, "answer", annotations, n)).strip()
+        if answer not in LETTERS[: len(options)]:
+            raise AnnotationError(
+                f"{where}: answer {answer!r} is not a letter A-{LETTERS[len(options) - 1]}. "
+                "Video-MME answers are option letters; fix the record."
+            )
+        vid = str(rec.get("videoID") or _field(rec, "video_id", annotations, n))
+        meta = {k: v for k, v in rec.items() if k not in ("question", "options", "answer")}
+        video, ok = _resolve(videos, [f"{vid}.mp4", f"data/{vid}.mp4", f"videos/{vid}.mp4"])
+        item_id = str(rec.get("question_id") or f"{vid}_{n}")
+        question = str(_field(rec, "question", annotations, n))
+        item = Item(item_id, question, options, answer, video, meta)
+        rows.append((item, ok, "" if ok else f"video not found: {video}"))
+    return _split("videomme", rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# generic JSONL
+
+
+def load_jsonl(annotations: Path, videos: Path) -> Dataset:
+    """Load generic JSONL: ``{"id", "video", "question", "options"?, "answer", ...}``.
+
+    ``answer`` is a letter or the text of one option (converted to its letter); without
+    ``options`` it is free text. Every other key goes to ``meta`` (``task`` groups the report).
+    """
+    annotations, videos = Path(annotations), Path(videos)
+    rows: list[tuple[Item, bool, str]] = []
+    for n, rec in enumerate(read_records(annotations)):
+        where = f"{annotations} record {n}"
+        options = rec.get("options")
+        opts = _checked_options(options, where) if options else None
+        answer = str(_field(rec, "answer", annotations, n)).strip()
+        if opts and answer not in LETTERS[: len(opts)]:
+            answer = _letter_of(answer, opts, where)
+        video, ok = _resolve(videos, [str(_field(rec, "video", annotations, n))])
+        meta = {
+            k: v
+            for k, v in rec.items()
+            if k not in ("id", "video", "question", "options", "answer")
+        }
+        item_id = str(rec.get("id", n))
+        item = Item(
+            item_id, str(_field(rec, "question", annotations, n)), opts, answer, video, meta
+        )
+        rows.append((item, ok, "" if ok else f"video not found: {video}"))
+    return _split("jsonl", rows)
+
+
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "mlvu": load_mlvu,
+    "longvideobench": load_longvideobench,
+    "videomme": load_videomme,
+    "jsonl": load_jsonl,
+}
+
+
+def _natural(s: str) -> tuple[Any, ...]:
+    """Sort key that orders "15" < "60" < "600" and "2_x" < "10_x"."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s)))
