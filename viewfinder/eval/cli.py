@@ -107,6 +107,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="parallel workers / Ray actors")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
     p.add_argument("--retry-failed", action="store_true", help="re-run items that errored")
+    p.add_argument("--debug", action="store_true", help="full tracebacks and debug logging")
 
 
 def load_dataset(args: argparse.Namespace) -> Dataset:

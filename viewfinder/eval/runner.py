@@ -62,7 +62,10 @@ class VideoQAAnswerer(Answerer):
         self._qa = VideoQA(settings)
 
     def prepare(self, video: Path) -> None:
-        self._qa.index(video)
+        # Engines without a separate index step build their indexes on the first ask.
+        index = getattr(self._qa, "index", None)
+        if index is not None:
+            index(video)
 
     def answer(self, item: Item) -> Answer:
         options = list(item.options) if item.options else None
