@@ -46,6 +46,15 @@ def build_video(cache: Path, minutes: float) -> Path:
     return out
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a
+    child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(backend: str, video: str, max_side: int | None, threads: int) -> dict:
     """Decode 1 frame/s with ``backend`` (runs inside the child process)."""
     from viewfinder.tools import video as vt
@@ -64,12 +73,13 @@ def measure(backend: str, video: str, max_side: int | None, threads: int) -> dic
         for i in range(0, len(times), CHUNK):
             batch = reader.frames_at(times[i : i + CHUNK], max_side=max_side)
             frames, shape = frames + len(batch), batch[0].shape
+            del batch  # as a caller that processes each batch would
     return {
         "frames": frames,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu_start,
         "shape": list(shape),
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_rss_mb(),
     }
 
 

@@ -108,6 +108,16 @@ def test_frame_at_time_matches_ffmpeg(backend: str, ffmpeg: str) -> None:
         assert mean_diff(frame, next_frame) > 2 * mean_diff(frame, expected) + 1.0
 
 
+def test_separate_calls_in_any_order_match_one_call() -> None:
+    """The reader keeps its place between calls yet still goes back when asked for earlier times."""
+    times = [2.0, 7.5, 3.0, 11.0]
+    with vt.open_video(COCKATOO, backend="pyav") as reader:
+        together = reader.frames_at(times, max_side=320)
+        one_by_one = [reader.frames_at([t], max_side=320)[0] for t in times]
+    for t, a, b in zip(times, together, one_by_one, strict=True):
+        assert np.array_equal(a, b), f"frame at {t} s differs between call patterns"
+
+
 def test_time_past_the_end_gives_the_last_frame(ffmpeg: str) -> None:
     """A time after the end returns the last frame instead of failing."""
     with vt.open_video(HELLO, backend="pyav") as reader:

@@ -365,6 +365,10 @@ class PyAVReader(VideoReader):
         self._frames: Iterator[Any] | None = None
         self._shown: Any = None
         self._ahead: Any = None
+        # Time of the next keyframe if keyframes keep their last spacing, and how often seeking
+        # on that guess lost / won; guessing stops when it loses more than it wins.
+        self._next_key: float | None = None
+        self._guesses = [0, 0]
 
     def close(self) -> None:
         """Release the decoder and the file."""
@@ -387,6 +391,7 @@ class PyAVReader(VideoReader):
                     now = self._time(frame)
                     if last_key is not None and now > last_key:
                         self._keyframe_gap = max(self._keyframe_gap or 0.0, now - last_key)
+                        self._next_key = now + (now - last_key)  # if keyframes are regular
                     last_key = now
                 yield frame
         except av.error.FFmpegError as e:
@@ -408,7 +413,20 @@ class PyAVReader(VideoReader):
         # decodes the video once instead of seeking back to a keyframe at every call.
         shown_at = self._time(self._shown) if self._shown is not None else None
         gap = self._keyframe_gap or self.DEFAULT_KEYFRAME_GAP
-        if self._frames is None or shown_at is None or t < shown_at or t - shown_at > gap:
+        # Seeking pays when a keyframe lies between the frame shown and t: surely so when t is
+        # a whole keyframe gap ahead; probably so when keyframes have been regular so far.
+        lost, won = self._guesses
+        expected_key = self._next_key if lost <= won + 1 else None
+        key_ahead = (
+            expected_key is not None and shown_at is not None and (shown_at < expected_key <= t)
+        )
+        if (
+            self._frames is None
+            or shown_at is None
+            or t < shown_at
+            or t - shown_at > gap
+            or key_ahead
+        ):
             self._frames, self._shown = self._seek(t), None
             self._ahead = next(self._frames, None)
             if self._ahead is not None and self._time(self._ahead) > t + 1e-6 and t > 0:
@@ -416,9 +434,13 @@ class PyAVReader(VideoReader):
                 self._frames = self._seek(max(0.0, t - 2 * gap))
                 self._ahead = next(self._frames, None)
             if self._ahead is not None:
+                landed = self._time(self._ahead)
                 # The seek landed on the keyframe before t, so keyframes are at least this far
                 # apart: with one keyframe per minute, decode forward instead of re-seeking.
-                self._keyframe_gap = max(self._keyframe_gap or 0.0, t - self._time(self._ahead))
+                self._keyframe_gap = max(self._keyframe_gap or 0.0, t - landed)
+                if key_ahead and shown_at is not None:
+                    # A guess that lands at or before the frame shown re-decodes frames.
+                    self._guesses[landed > shown_at + 1e-6] += 1
         while self._ahead is not None and self._time(self._ahead) <= t + 1e-6:
             self._shown, self._ahead = self._ahead, next(self._frames, None)
         frame = self._shown if self._shown is not None else self._ahead  # t before frame 0
@@ -490,7 +512,7 @@ def _torchcodec_reader() -> type[VideoReader] | None:
                     str(self._info.path),
                     dimension_order="NHWC",
                     num_ffmpeg_threads=self._threads,
-                    seek_mode="approximate",
+                    seek_mode="exact",  # scans the index once: right frames on VFR files
                     **kwargs,
                 )
             return self._decoders[size]
@@ -502,14 +524,12 @@ def _torchcodec_reader() -> type[VideoReader] | None:
         def _decode_sorted(self, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
             decoder = self._decoder(size)
             meta = decoder.metadata
-            begin = meta.begin_stream_seconds or 0.0
+            # torchcodec counts absolute pts and rejects times outside [begin, end): clamp
+            # to the first and last frame like the other backends.
+            begin = float(meta.begin_stream_seconds or 0.0)
             end = meta.end_stream_seconds
-            # torchcodec rejects times outside [begin, end): clamp to the first/last frame.
-            last = None if end is None else np.nextafter(end, -np.inf)
-            pts = [
-                min(max(self._start + t, begin), last) if last else max(self._start + t, begin)
-                for t in times
-            ]
+            last = math.inf if end is None else math.nextafter(float(end), -math.inf)
+            pts = [min(max(self._start + t, begin), last) for t in times]
             try:
                 batch = decoder.get_frames_played_at(seconds=pts).data.numpy()
             except RuntimeError as e:
