@@ -41,8 +41,14 @@ class ProgressBars:
 
         bar = self.bars.get(stage)
         if bar is None:
-            bar = tqdm(total=round(total, 1), desc=f"{stage:>12}", unit="s" if stage == "speech"
-                       else "it", leave=False, file=sys.stderr, dynamic_ncols=True)
+            bar = tqdm(
+                total=round(total, 1),
+                desc=f"{stage:>12}",
+                unit="s" if stage == "speech" else "it",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
             self.bars[stage] = bar
         bar.total = round(total, 1)
         bar.n = round(done, 1)
@@ -57,19 +63,39 @@ class ProgressBars:
 def add_ask_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", help="path of the video file")
     p.add_argument("question", help="the question, in quotes")
-    p.add_argument("--option", "-o", action="append", default=None, metavar="TEXT",
-                   help="an answer option; give 2-6 for a multiple-choice question")
-    p.add_argument("--budget", type=int, default=None, metavar="TOKENS",
-                   help="visual-token budget for the answering model (default: %(default)s = "
-                        "settings default 1024)")
-    p.add_argument("--strategy", choices=["uniform"], default=None,
-                   help="answering strategy (default: uniform)")
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="an answer option; give 2-6 for a multiple-choice question",
+    )
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        metavar="TOKENS",
+        help="visual-token budget for the answering model (default: %(default)s = "
+        "settings default 1024)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["uniform"],
+        default=None,
+        help="answering strategy (default: uniform)",
+    )
     p.add_argument("--frames", type=int, default=None, help="frames sampled for screen text")
-    p.add_argument("--llm", default=None, help="text LLM name or GGUF path (see `viewfinder models`)")
+    p.add_argument(
+        "--llm", default=None, help="text LLM name or GGUF path (see `viewfinder models`)"
+    )
     p.add_argument("--asr", default=None, help="speech model name or path")
     p.add_argument("--ocr", default=None, help="OCR engine name")
-    p.add_argument("--vlm", default=None,
-                   help="VLM name or local directory (default: use one only if installed)")
+    p.add_argument(
+        "--vlm",
+        default=None,
+        help="VLM name or local directory (default: use one only if installed)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
@@ -79,10 +105,19 @@ def run_ask(args: argparse.Namespace) -> int:
     from .qa import VideoQA
     from .settings import Settings
 
-    overrides = {k: v for k, v in {
-        "budget": args.budget, "strategy": args.strategy, "frames": args.frames,
-        "llm": args.llm, "asr": args.asr, "ocr": args.ocr, "vlm": args.vlm,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "budget": args.budget,
+            "strategy": args.strategy,
+            "frames": args.frames,
+            "llm": args.llm,
+            "asr": args.asr,
+            "ocr": args.ocr,
+            "vlm": args.vlm,
+        }.items()
+        if v is not None
+    }
     qa = VideoQA(Settings.from_env(**overrides))
     bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
     try:
@@ -105,7 +140,7 @@ def format_answer(answer: Any) -> str:
     if answer.evidence:
         lines.append("Evidence:")
         for e in answer.evidence:
-            lines.append(f"  [{stamp(e.start, e.end)}] {MODALITY_LABEL[e.modality]}: \"{e.text}\"")
+            lines.append(f'  [{stamp(e.start, e.end)}] {MODALITY_LABEL[e.modality]}: "{e.text}"')
     else:
         lines.append("Evidence: none found")
     for note in answer.notes:
@@ -149,8 +184,10 @@ def _optional_command(module: str) -> Any | None:
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int]]]:
     parser = argparse.ArgumentParser(
-        prog="viewfinder", description="Answer questions about long videos, with evidence.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog="viewfinder",
+        description="Answer questions about long videos, with evidence.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     handlers: dict[str, Callable[..., int]] = {}
     add_ask_arguments(sub.add_parser("ask", help="ask a question about a video"))
@@ -192,8 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ask_main(argv: Sequence[str] | None = None) -> int:
     """``ask`` entry point: ``ask VIDEO QUESTION [--option TEXT]...``."""
     parser = argparse.ArgumentParser(
-        prog="ask", description="Answer a question about a video, with timestamped evidence.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog="ask",
+        description="Answer a question about a video, with timestamped evidence.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     add_ask_arguments(parser)
     args = parser.parse_args(argv)
     return _run(run_ask, args)

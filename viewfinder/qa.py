@@ -33,12 +33,20 @@ class VideoQA:
         base = settings if settings is not None else Settings.from_env()
         self.settings = base.replace(**overrides) if overrides else base
         if self.settings.strategy not in STRATEGIES:
-            raise InvalidQuestionError(f"Unknown strategy {self.settings.strategy!r}; choose one "
-                                       f"of {list(STRATEGIES)}")
+            raise InvalidQuestionError(
+                f"Unknown strategy {self.settings.strategy!r}; choose one of {list(STRATEGIES)}"
+            )
         self.models = Models(self.settings)
+        # Per-video evidence kept between questions, keyed by content fingerprint.
+        self._evidence: dict[str, dict[str, Any]] = {}
 
-    def ask(self, video: str | os.PathLike[str], question: str,
-            options: Sequence[str] | None = None, progress: Progress | None = None) -> Answer:
+    def ask(
+        self,
+        video: str | os.PathLike[str],
+        question: str,
+        options: Sequence[str] | None = None,
+        progress: Progress | None = None,
+    ) -> Answer:
         """Answer ``question`` about ``video``.
 
         Args:
@@ -56,42 +64,62 @@ class VideoQA:
         """
         question, options = validate_question(question, options)
         from .agent.uniform import answer_uniform
-        from .tools.video import probe
+        from .tools.video import fingerprint, probe
 
         started = time.perf_counter()
         path = Path(video).expanduser()
         info = probe(path)
+        cache = self._evidence.setdefault(fingerprint(path), {})
         probe_s = time.perf_counter() - started
-        answer = answer_uniform(path, info, question, options, self.models, self.settings,
-                                progress=progress)
+        answer = answer_uniform(
+            path,
+            info,
+            question,
+            options,
+            self.models,
+            self.settings,
+            cache=cache,
+            progress=progress,
+        )
         answer.usage.setdefault("seconds", {})["probe"] = round(probe_s, 3)
         answer.usage["seconds"]["total"] = round(time.perf_counter() - started, 3)
-        answer.usage["video"] = {"path": str(path), "duration": round(info.duration, 3),
-                                 "width": info.width, "height": info.height,
-                                 "has_audio": info.has_audio}
+        answer.usage["video"] = {
+            "path": str(path),
+            "duration": round(info.duration, 3),
+            "width": info.width,
+            "height": info.height,
+            "has_audio": info.has_audio,
+        }
         answer.models = self.models.describe()
         return answer
 
 
-def validate_question(question: str, options: Sequence[str] | None
-                      ) -> tuple[str, list[str] | None]:
+def validate_question(question: str, options: Sequence[str] | None) -> tuple[str, list[str] | None]:
     """Check and tidy a question and its options (raises :class:`InvalidQuestionError`)."""
     if not isinstance(question, str) or not question.strip():
-        raise InvalidQuestionError("The question is empty. Ask something about the video, e.g. "
-                                   "\"What command does the speaker type?\"")
+        raise InvalidQuestionError(
+            "The question is empty. Ask something about the video, e.g. "
+            '"What command does the speaker type?"'
+        )
     if options is None:
         return question.strip(), None
     cleaned = [str(o).strip() for o in options]
     if not MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS:
-        raise InvalidQuestionError(f"A multiple-choice question needs {MIN_OPTIONS}-{MAX_OPTIONS} "
-                                   f"options; got {len(cleaned)}. Pass --option 2 to 6 times, or "
-                                   "none for an open question.")
+        raise InvalidQuestionError(
+            f"A multiple-choice question needs {MIN_OPTIONS}-{MAX_OPTIONS} "
+            f"options; got {len(cleaned)}. Pass --option 2 to 6 times, or "
+            "none for an open question."
+        )
     if any(not o for o in cleaned):
         raise InvalidQuestionError("An option is empty; give each option some text.")
     return question.strip(), cleaned
 
 
-def ask(video: str | os.PathLike[str], question: str, options: Sequence[str] | None = None,
-        **settings: Any) -> Answer:
+def ask(
+    video: str | os.PathLike[str],
+    question: str,
+    options: Sequence[str] | None = None,
+    **settings: Any,
+) -> Answer:
     """One-shot helper: ``VideoQA(**settings).ask(video, question, options)``."""
     return VideoQA(**settings).ask(video, question, options)

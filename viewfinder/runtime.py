@@ -65,8 +65,9 @@ class Models:
             from .tools.asr import AsrOptions, load_asr
 
             self._remember(role, s.asr)
-            return load_asr(s.asr, AsrOptions(language=s.language, threads=s.threads),
-                            cache_dir=s.cache_root)
+            return load_asr(
+                s.asr, AsrOptions(language=s.language, threads=s.threads), cache_dir=s.cache_root
+            )
         if role == "ocr":
             if not s.ocr:
                 return self._disable(role, "disabled in settings (ocr=None)")
@@ -89,10 +90,8 @@ class Models:
         s = self.settings
         from .models import available_models
 
-        if s.vlm:
-            names = [s.vlm]
-        else:  # auto: the first registered VLM that is installed; never random weights
-            names = available_models("vlm")
+        # auto (vlm=None): the first registered VLM that is installed; never random weights.
+        names = [s.vlm] if s.vlm else available_models("vlm")
         for name in names:
             try:
                 self._remember("vlm", name)
@@ -104,10 +103,13 @@ class Models:
 
             return load_vlm(name, budget=s.budget, threads=s.threads)
         self._resolved.pop("vlm", None)
-        return self._disable("vlm", "no VLM weights installed; answers use speech and screen "
-                             "text only. Install one with: pip install 'viewfinder[vlm]' and "
-                             "`huggingface-cli download HuggingFaceTB/SmolVLM2-2.2B-Instruct`, "
-                             "then pass --vlm NAME_OR_PATH")
+        return self._disable(
+            "vlm",
+            "no VLM weights installed; answers use speech and screen "
+            "text only. Install one with: pip install 'viewfinder[vlm]' and "
+            "`huggingface-cli download HuggingFaceTB/SmolVLM2-2.2B-Instruct`, "
+            "then pass --vlm NAME_OR_PATH",
+        )
 
     def _remember(self, role: str, name: str) -> None:
         resolved = resolve(role, name, self.settings.cache_root)

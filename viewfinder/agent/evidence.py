@@ -13,10 +13,71 @@ from ..answer import Evidence
 _WORD = re.compile(r"[a-z0-9]+(?:['/.][a-z0-9]+)*")
 # Words too common to say anything about which line supports an answer.
 _STOP = frozenset(
-    "a an and are as at be by did do does for from has have he her his i in is it its of on or "
-    "our she so that the their them then there these they this to was we were what when where "
-    "which who why will with you your how after before video speaker says said shown screen "
-    "text speech".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+        "how",
+        "after",
+        "before",
+        "video",
+        "speaker",
+        "says",
+        "said",
+        "shown",
+        "screen",
+        "text",
+        "speech",
+    ]
 )
 
 MODALITY_LABEL = {"speech": "speech", "text": "screen text", "visual": "visual"}
@@ -56,8 +117,9 @@ def prompt_lines(items: Sequence[Evidence]) -> list[PromptLine]:
     return [PromptLine(stamp(e.start, e.end), MODALITY_LABEL[e.modality], e.text) for e in ordered]
 
 
-def fit_to_budget(items: Sequence[Evidence], max_tokens: int,
-                  count_tokens: Callable[[str], int]) -> list[Evidence]:
+def fit_to_budget(
+    items: Sequence[Evidence], max_tokens: int, count_tokens: Callable[[str], int]
+) -> list[Evidence]:
     """Keep evidence evenly spread over time until ``max_tokens`` of prompt text are used.
 
     Used by the uniform baseline, which must not prefer any part of the video: when the

@@ -28,26 +28,44 @@ LETTERS = "ABCDEF"
 _PROMPT_RESERVE = 700
 
 
-def answer_uniform(video: Path, info: VideoInfo, question: str, options: Sequence[str] | None,
-                   models: Models, settings: Settings, speech: Sequence[Evidence] | None = None,
-                   progress: Progress | None = None) -> Answer:
+def answer_uniform(
+    video: Path,
+    info: VideoInfo,
+    question: str,
+    options: Sequence[str] | None,
+    models: Models,
+    settings: Settings,
+    cache: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Answer:
     """Answer ``question`` about ``video`` from evenly sampled evidence.
 
-    ``speech`` may be passed in (e.g. from a persistent index); otherwise it is transcribed.
+    ``cache`` (one dict per video) keeps the transcript and screen text between questions, so
+    a second question about the same video does no decoding, speech or OCR work.
     """
+    cache = {} if cache is None else cache
     seconds: dict[str, float] = {}
     notes: list[str] = []
     trace: list[dict[str, Any]] = []
 
     t0 = time.perf_counter()
-    if speech is None:
-        speech = transcribe(video, info, models, notes, progress)
+    if "speech" not in cache:
+        speech_notes: list[str] = []
+        cache["speech"] = (transcribe(video, info, models, speech_notes, progress), speech_notes)
+    speech, speech_notes = cache["speech"]
+    notes.extend(speech_notes)
     seconds["speech"] = time.perf_counter() - t0
     trace.append({"step": "speech", "segments": len(speech)})
 
     t0 = time.perf_counter()
     times = sample_times(info.duration, max(1, settings.frames))
-    screen_text, frame_size = read_screen_text(video, times, models, settings, notes, progress)
+    key = f"screen_text:{len(times)}:{settings.ocr_max_side}"
+    if key not in cache:
+        text_notes: list[str] = []
+        found = read_screen_text(video, times, models, settings, text_notes, progress)
+        cache[key] = (*found, text_notes)
+    screen_text, frame_size, text_notes = cache[key]
+    notes.extend(text_notes)
     seconds["screen_text"] = time.perf_counter() - t0
     trace.append({"step": "screen_text", "frames": len(times), "spans": len(screen_text)})
 
@@ -56,20 +74,23 @@ def answer_uniform(video: Path, info: VideoInfo, question: str, options: Sequenc
     answer = _answer(question, options, evidence, models, settings, notes, trace)
     seconds["answer"] = time.perf_counter() - t0
 
-    answer.usage.update({
-        "strategy": "uniform",
-        "frames": len(times),
-        "frame_size": list(frame_size) if frame_size else None,
-        "visual_tokens": 0,  # no VLM looked at the frames
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
-    })
+    answer.usage.update(
+        {
+            "strategy": "uniform",
+            "frames": len(times),
+            "frame_size": list(frame_size) if frame_size else None,
+            "visual_tokens": 0,  # no VLM looked at the frames
+            "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        }
+    )
     answer.notes = notes + answer.notes
     answer.trace = trace
     return answer
 
 
-def transcribe(video: Path, info: VideoInfo, models: Models, notes: list[str],
-               progress: Progress | None = None) -> list[Evidence]:
+def transcribe(
+    video: Path, info: VideoInfo, models: Models, notes: list[str], progress: Progress | None = None
+) -> list[Evidence]:
     """All speech of ``video`` as evidence lines (empty, with a note, when unavailable)."""
     if not info.has_audio:
         notes.append("speech unavailable: the video has no audio track")
@@ -94,9 +115,14 @@ def transcribe(video: Path, info: VideoInfo, models: Models, notes: list[str],
     return [Evidence(s.start, s.end, "speech", s.text.strip()) for s in segments if s.text.strip()]
 
 
-def read_screen_text(video: Path, times: Sequence[float], models: Models, settings: Settings,
-                     notes: list[str], progress: Progress | None = None
-                     ) -> tuple[list[Evidence], tuple[int, int] | None]:
+def read_screen_text(
+    video: Path,
+    times: Sequence[float],
+    models: Models,
+    settings: Settings,
+    notes: list[str],
+    progress: Progress | None = None,
+) -> tuple[list[Evidence], tuple[int, int] | None]:
     """On-screen text at ``times``, identical lines on consecutive frames merged into spans."""
     ocr = models.get("ocr")
     if ocr is None:
@@ -110,8 +136,8 @@ def read_screen_text(video: Path, times: Sequence[float], models: Models, settin
             frame = reader.frames_at([t], max_side=settings.ocr_max_side)[0]
             frame_size = (frame.shape[1], frame.shape[0])
             seen = set()
-            for box in ocr.read(frame):
-                key = " ".join(words(box.text)) or box.text.strip().lower()
+            for line in screen_lines(ocr.read(frame)):
+                key = " ".join(words(line)) or line.lower()
                 if not key or key in seen:
                     continue
                 seen.add(key)
@@ -121,11 +147,35 @@ def read_screen_text(video: Path, times: Sequence[float], models: Models, settin
                 else:
                     if span is not None:
                         spans.append(Evidence(span[0], span[1], "text", span[2]))
-                    open_spans[key] = [t, t, box.text.strip(), i]
+                    open_spans[key] = [t, t, line, i]
             if progress:
                 progress("screen text", i + 1, len(times))
     spans.extend(Evidence(s[0], s[1], "text", s[2]) for s in open_spans.values())
     return sorted(spans, key=lambda e: e.start), frame_size
+
+
+def screen_lines(boxes: Sequence[Any]) -> list[str]:
+    """Join OCR boxes that sit on one row into a line of text, left to right.
+
+    Engines return words or fragments as separate boxes; a file listing or a menu bar reads
+    better, and costs fewer prompt tokens, as one line.
+    """
+    rows: list[list[Any]] = []
+    for box in sorted(boxes, key=lambda b: (b.box[1] + b.box[3]) / 2):
+        centre = (box.box[1] + box.box[3]) / 2
+        if rows:
+            last = rows[-1][-1]
+            height = max(box.box[3] - box.box[1], last.box[3] - last.box[1], 1.0)
+            if abs(centre - (last.box[1] + last.box[3]) / 2) <= 0.5 * height:
+                rows[-1].append(box)
+                continue
+        rows.append([box])
+    lines = []
+    for row in rows:
+        text = " ".join(b.text.strip() for b in sorted(row, key=lambda b: b.box[0]))
+        if text.strip():
+            lines.append(text.strip())
+    return lines
 
 
 def _sources(evidence: Sequence[Evidence]) -> str:
@@ -134,52 +184,92 @@ def _sources(evidence: Sequence[Evidence]) -> str:
     return " and ".join(names) if names else "no speech or screen text found"
 
 
-def _answer(question: str, options: Sequence[str] | None, evidence: list[Evidence],
-            models: Models, settings: Settings, notes: list[str],
-            trace: list[dict[str, Any]]) -> Answer:
+def _answer(
+    question: str,
+    options: Sequence[str] | None,
+    evidence: list[Evidence],
+    models: Models,
+    settings: Settings,
+    notes: list[str],
+    trace: list[dict[str, Any]],
+) -> Answer:
     vlm = models.get("vlm")
     if vlm is None:
-        notes.append("answered from speech and screen text only: no VLM is installed, so the "
-                     "pictures themselves were not seen")
+        notes.append(
+            "answered from speech and screen text only: no VLM is installed, so the "
+            "pictures themselves were not seen"
+        )
     llm = models.get("llm")
     if llm is None:
         from ..errors import ModelNotInstalledError
 
         raise ModelNotInstalledError(f"No answering model available: {models.missing('llm')}")
 
-    budget = max(256, llm.n_ctx - _PROMPT_RESERVE - llm.count_tokens(question + " ".join(options or [])))
+    budget = max(
+        256, llm.n_ctx - _PROMPT_RESERVE - llm.count_tokens(question + " ".join(options or []))
+    )
     shown = fit_to_budget(evidence, budget, llm.count_tokens)
     if len(shown) < len(evidence):
-        notes.append(f"evidence thinned evenly to fit the model's context: {len(shown)} of "
-                     f"{len(evidence)} lines shown")
+        notes.append(
+            f"evidence thinned evenly to fit the model's context: {len(shown)} of "
+            f"{len(evidence)} lines shown"
+        )
     lines = prompt_lines(shown)
     system = prompts.render("answer", "system")
     if options:
         letters = LETTERS[: len(options)]
-        user = prompts.render("answer", "multiple_choice", sources=_sources(shown),
-                              evidence=lines, question=question,
-                              options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)])
-        probs = llm.choose(system, user, letters,
-                           assistant_prefix=prompts.render("answer", "multiple_choice_prefix"))
+        user = prompts.render(
+            "answer",
+            "multiple_choice",
+            sources=_sources(shown),
+            evidence=lines,
+            question=question,
+            options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)],
+        )
+        probs = llm.choose(
+            system,
+            user,
+            letters,
+            assistant_prefix=prompts.render("answer", "multiple_choice_prefix"),
+        )
         choice = max(probs, key=probs.get)
         text = options[letters.index(choice)]
-        trace.append({"step": "answer", "mode": "multiple_choice",
-                      "probabilities": {k: round(v, 4) for k, v in probs.items()}})
+        trace.append(
+            {
+                "step": "answer",
+                "mode": "multiple_choice",
+                "probabilities": {k: round(v, 4) for k, v in probs.items()},
+            }
+        )
         support = attribute(shown, question, text)
-        return Answer(text=text, choice=choice, confidence=float(probs[choice]), evidence=support,
-                      usage={"text_tokens": llm.count_tokens(system + user)})
-    user = prompts.render("answer", "open", sources=_sources(shown), evidence=lines,
-                          question=question)
+        return Answer(
+            text=text,
+            choice=choice,
+            confidence=float(probs[choice]),
+            evidence=support,
+            usage={"text_tokens": llm.count_tokens(system + user)},
+        )
+    user = prompts.render(
+        "answer", "open", sources=_sources(shown), evidence=lines, question=question
+    )
     gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
-    text = gen.text.strip() or "The video's speech and screen text do not say."
+    # Small models add markdown despite the instructions; the CLI prints plain text.
+    text = gen.text.replace("`", "").replace("**", "").strip()
+    text = text or "The video's speech and screen text do not say."
     confidence = _open_confidence(gen.mean_logprob)
-    trace.append({"step": "answer", "mode": "open", "text": text,
-                  "mean_logprob": round(gen.mean_logprob, 4)})
+    trace.append(
+        {"step": "answer", "mode": "open", "text": text, "mean_logprob": round(gen.mean_logprob, 4)}
+    )
     support = attribute(shown, question, text)
     if "do not say" in text.lower():
         support, confidence = [], min(confidence, 0.2)
-    return Answer(text=text, choice=None, confidence=confidence, evidence=support,
-                  usage={"text_tokens": gen.tokens_in + gen.tokens_out})
+    return Answer(
+        text=text,
+        choice=None,
+        confidence=confidence,
+        evidence=support,
+        usage={"text_tokens": gen.tokens_in + gen.tokens_out},
+    )
 
 
 def _open_confidence(mean_logprob: float) -> float:

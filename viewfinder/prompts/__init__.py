@@ -27,6 +27,11 @@ def render(name: str, key: str, **variables: Any) -> str:
     """Render template ``key`` of ``prompts/<name>.yaml`` with ``variables``."""
     import jinja2
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
     return env.from_string(load(name)[key]).render(**variables).strip()

@@ -1,0 +1,160 @@
+"""`ask` end to end on real footage with real models: the right answer, with evidence in the
+right time window; and awkward-but-valid videos that still get answered."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from viewfinder import VideoQA
+from viewfinder.eval.compose import concat, lay_speech, normalize_clip, run_ffmpeg, speech_prompts
+
+pytestmark = pytest.mark.slow
+
+# Clip order of the composite; start times follow from the normalised durations.
+CLIPS = [
+    ("display_settings.webm", None),
+    ("message_board.ogv", None),
+    ("cockatoo.mp4", None),
+    ("hello_terminal.mp4", None),
+    ("channel_ident_slides.mp4", None),
+    ("city_timelapse.mpg", None),
+]
+REMOVED_AT = 12.0  # "You have been removed from the conference." laid over the silent dialog
+PIN_AT = 63.0  # "That pin is invalid for this conference." over the cockatoo clip
+
+
+@pytest.fixture(scope="module")
+def composite(tmp_path_factory, media_dir) -> dict:
+    """A >2-minute video of six real clips, with two recorded prompts at known times."""
+    d = tmp_path_factory.mktemp("composite")
+    parts, starts, t = [], {}, 0.0
+    from viewfinder.eval.compose import media_duration
+
+    for name, _ in CLIPS:
+        part = normalize_clip(media_dir / name, d / f"{Path(name).stem}.mp4", width=960,
+                              height=540)
+        parts.append(part)
+        starts[name] = t
+        t += media_duration(part)
+    joined = concat(parts, d / "joined.mp4")
+    prompts = {p.wav.name: p for p in speech_prompts(media_dir)}
+    removed, pin = prompts["confbridge-removed.wav"], prompts["conf-invalidpin.wav"]
+    video = lay_speech(joined, [(removed.wav, REMOVED_AT), (pin.wav, PIN_AT)], d / "talk.mp4")
+    return {"video": video, "starts": starts, "duration": t,
+            "removed": (REMOVED_AT, REMOVED_AT + removed.duration),
+            "pin": (PIN_AT, PIN_AT + pin.duration)}
+
+
+@pytest.fixture(scope="module")
+def qa() -> VideoQA:
+    return VideoQA(frames=32)
+
+
+def _within(evidence, window, modality, slack=1.5) -> bool:
+    lo, hi = window
+    return any(e.modality == modality and e.start >= lo - slack and e.end <= hi + slack
+               for e in evidence)
+
+
+def test_composite_is_long_enough(composite):
+    """The test video is at least two minutes of real footage."""
+    assert composite["duration"] >= 120
+
+
+def test_speech_question_open(qa, composite):
+    """An open question answered by what was said, with the speech evidence at the right time."""
+    ans = qa.ask(composite["video"], "What was the listener removed from?")
+    assert "conference" in ans.text.lower()
+    assert _within(ans.evidence, composite["removed"], "speech")
+    assert any("no VLM" in n for n in ans.notes)
+
+
+def test_speech_question_multiple_choice(qa, composite):
+    """Multiple choice by option likelihood: the option the speech supports wins."""
+    ans = qa.ask(composite["video"], "According to the recorded announcement, what was invalid?",
+                 ["the password", "the pin", "the mailbox number", "the phone number"])
+    assert ans.choice == "B" and ans.text == "the pin"
+    assert 0.25 < ans.confidence <= 1.0
+    assert _within(ans.evidence, composite["pin"], "speech")
+
+
+def test_screen_text_question(qa, composite):
+    """A question answered by on-screen text, with evidence inside the message-board clip."""
+    start = composite["starts"]["message_board.ogv"]
+    window = (start, start + 22.0)
+    ans = qa.ask(composite["video"], "Which sentence is typed into the message board?",
+                 ["Welcome to the forum.", "This is the message board.", "Sign in to post.",
+                  "No new messages."])
+    assert ans.text == "This is the message board."
+    assert _within(ans.evidence, window, "text")
+
+
+def test_terminal_command(qa, composite):
+    """The command typed in the terminal is read from the screen: `ls /usr`."""
+    start = composite["starts"]["hello_terminal.mp4"]
+    ans = qa.ask(composite["video"], "What command is typed in the terminal?")
+    assert "ls /usr" in ans.text
+    assert _within(ans.evidence, (start, start + 8.4), "text")
+
+
+def test_usage_reports_work_done(qa, composite):
+    """usage says how many frames at what size, tokens and seconds per stage; models are named."""
+    ans = qa.ask(composite["video"], "What was the listener removed from?")
+    assert ans.usage["frames"] == 32 and max(ans.usage["frame_size"]) <= 1280
+    assert ans.usage["text_tokens"] > 0 and ans.usage["visual_tokens"] == 0
+    assert {"speech", "screen_text", "answer", "total"} <= set(ans.usage["seconds"])
+    assert ans.models["asr"]["sha256"] and ans.models["llm"]["sha256"]
+    assert "missing" in ans.models["vlm"]
+
+
+def test_no_audio_track_answers_from_screen_text(qa, media_dir):
+    """A silent video is answered from screen text, and the answer says speech was unavailable."""
+    ans = qa.ask(media_dir / "display_settings.webm", "What is the name of the second monitor?",
+                 ["Laptop", "Acer Technologies", "Dell UltraSharp", "Samsung"])
+    assert ans.text == "Acer Technologies"
+    assert any("no audio track" in n for n in ans.notes)
+    assert ans.evidence and all(e.modality == "text" for e in ans.evidence)
+
+
+def test_4k_video_is_decoded_small_with_bounded_memory(tmp_path, media_dir):
+    """A 3840x2160 video is read at reduced size; the whole `ask` stays under 2.5 GB RSS."""
+    video = tmp_path / "uhd.mp4"
+    run_ffmpeg(["-i", media_dir / "hello_terminal.mp4", "-vf", "scale=3840:2160", "-c:v",
+                "libx264", "-preset", "ultrafast", "-c:a", "copy", video])
+    code = ("import json,sys; from viewfinder import VideoQA; "
+            "a=VideoQA(frames=8).ask(sys.argv[1], 'What command is typed in the terminal?'); "
+            "print(json.dumps(a.as_dict()))")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, "-c", code, str(video)], capture_output=True,
+                         text=True, check=True, timeout=600)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(out.stdout)
+    assert max(result["usage"]["frame_size"]) <= 1280
+    assert result["usage"]["video"]["width"] == 3840
+    assert max(peak_kb, before) < 2.5 * 1024 * 1024
+    assert "ls /usr" in result["answer"]
+
+
+def test_variable_frame_rate_video(tmp_path, media_dir):
+    """A variable-frame-rate file is answered, with evidence at the true times."""
+    slow = normalize_clip(media_dir / "display_settings.webm", tmp_path / "a.mp4", fps=5,
+                          duration=20)
+    fast = normalize_clip(media_dir / "hello_terminal.mp4", tmp_path / "b.mp4", fps=30)
+    vfr = tmp_path / "vfr.mkv"
+    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", _listing(tmp_path, [slow, fast]),
+                "-c", "copy", vfr])
+    ans = VideoQA(frames=16).ask(vfr, "What command is typed in the terminal?")
+    assert "ls /usr" in ans.text
+    assert _within(ans.evidence, (20.0, 28.4), "text")
+
+
+def _listing(d: Path, clips: list[Path]) -> Path:
+    listing = d / "list.txt"
+    listing.write_text("".join(f"file '{c}'\n" for c in clips))
+    return listing
