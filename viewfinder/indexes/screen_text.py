@@ -45,8 +45,8 @@ class ScreenTextOptions:
     cut_change: float = 0.3
     # Never read two change-triggered frames closer than this (seconds).
     min_interval: float = 1.0
-    # Frames read per minute of video at most, besides the frames before cuts (busy footage
-    # changes all the time).
+    # Frames read per minute of video at most (busy footage changes all the time, and reading
+    # a frame costs ~0.1-0.3 s).
     max_frames_per_minute: float = 20.0
     # Longest side of the decoded frame the fine reading works on.
     frame_max_side: int = 1280
@@ -74,12 +74,18 @@ class TextSpan:
     score: float
 
 
-def choose_frames(times: np.ndarray, change: np.ndarray, keyframes: Sequence[float],
-                  duration: float, options: ScreenTextOptions) -> list[float]:
+def choose_frames(
+    times: np.ndarray,
+    change: np.ndarray,
+    keyframes: Sequence[float],
+    duration: float,
+    options: ScreenTextOptions,
+) -> list[float]:
     """Times to read: clip keyframes, change-triggered frames and the last frame before cuts.
 
-    The last frame of a shot is always read (a slide or a typed line is complete just before
-    the picture moves on); the others are thinned to ``max_frames_per_minute`` per minute.
+    At most ``max_frames_per_minute`` frames are read in each minute of video. The last frames
+    of shots come first (a slide or a typed line is complete just before the picture moves
+    on), the remaining budget goes to keyframes and changed frames, each spread evenly.
     """
     optional = {round(float(t), 3) for t in keyframes}
     mandatory: set[float] = set()
@@ -96,18 +102,25 @@ def choose_frames(times: np.ndarray, change: np.ndarray, keyframes: Sequence[flo
     end = max(duration, 1e-3)
     mandatory = {t for t in mandatory if 0 <= t < end}
     optional = {t for t in optional if 0 <= t < end} - mandatory
-    chosen = set(mandatory)
-    per_window = max(1, round(options.max_frames_per_minute))
+    chosen: set[float] = set()
+    budget = max(1, round(options.max_frames_per_minute))
     for w0 in np.arange(0.0, end, 60.0):
-        room = per_window - sum(1 for t in mandatory if w0 <= t < w0 + 60)
+        musts = sorted(t for t in mandatory if w0 <= t < w0 + 60)
+        picked = _even(musts, budget)
         window = sorted(t for t in optional if w0 <= t < w0 + 60)
-        if room <= 0 or not window:
-            continue
-        if len(window) > room:  # an even spread rather than the first ones
-            picks = np.linspace(0, len(window) - 1, room).round().astype(int)
-            window = [window[i] for i in sorted(set(picks.tolist()))]
-        chosen.update(window)
+        picked += _even(window, budget - len(picked))
+        chosen.update(picked)
     return sorted(chosen)
+
+
+def _even(values: list[float], count: int) -> list[float]:
+    """At most ``count`` of the sorted ``values``, spread evenly (all when they fit)."""
+    if count <= 0 or not values:
+        return []
+    if len(values) <= count:
+        return list(values)
+    picks = np.linspace(0, len(values) - 1, count).round().astype(int)
+    return [values[i] for i in sorted(set(picks.tolist()))]
 
 
 def read_frames(

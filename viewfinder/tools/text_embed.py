@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, require
+from ..errors import MissingDependencyError, ModelError, require
 from ..models import ResolvedModel, resolve
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ class TextEmbedder:
         options: TextEmbedOptions | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        require("sentence_transformers", "index", "Text embeddings")
+        # find_spec, not import: building a handle must stay cheap (torch loads on first use).
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise MissingDependencyError("sentence-transformers", "index", "Text embeddings")
         self.options = options or TextEmbedOptions()
         self.resolved: ResolvedModel = resolve("text-embedding", name, cache_dir)
         self.path = _model_dir(self.resolved.path)
