@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
-STRATEGIES = ("uniform",)
+STRATEGIES = ("agent", "uniform")
 
 
 class VideoQA:
@@ -37,8 +37,24 @@ class VideoQA:
                 f"Unknown strategy {self.settings.strategy!r}; choose one of {list(STRATEGIES)}"
             )
         self.models = Models(self.settings)
-        # Per-video evidence kept between questions, keyed by content fingerprint.
+        # Per-video evidence (uniform) and index handles (agent), keyed by content fingerprint.
         self._evidence: dict[str, dict[str, Any]] = {}
+        self._indexes: dict[str, Any] = {}
+
+    def index(self, video: str | os.PathLike[str], progress: Progress | None = None) -> Any:
+        """Build (once, cached on disk) and load the indexes of ``video``.
+
+        Returns:
+            An ``IndexHandle``: shots, speech, screen text and (with CLIP weights) frames,
+            searchable one by one or fused.
+        """
+        from .indexes.build import index_video
+        from .tools.video import fingerprint
+
+        key = fingerprint(Path(video).expanduser())
+        if key not in self._indexes:
+            self._indexes[key] = index_video(Path(video).expanduser(), self.settings, progress)
+        return self._indexes[key]
 
     def ask(
         self,
@@ -63,24 +79,27 @@ class VideoQA:
             VideoError: the video is missing, not a video, corrupt or empty.
         """
         question, options = validate_question(question, options)
-        from .agent.uniform import answer_uniform
         from .tools.video import fingerprint, probe
 
         started = time.perf_counter()
         path = Path(video).expanduser()
         info = probe(path)
-        cache = self._evidence.setdefault(fingerprint(path), {})
         probe_s = time.perf_counter() - started
-        answer = answer_uniform(
-            path,
-            info,
-            question,
-            options,
-            self.models,
-            self.settings,
-            cache=cache,
-            progress=progress,
-        )
+        if self.settings.strategy == "agent":
+            from .agent.run import answer_agent
+
+            handle = self.index(path, progress)
+            index_s = time.perf_counter() - started - probe_s
+            answer = answer_agent(path, handle, question, options, self.models, self.settings,
+                                  progress)
+            answer.usage["seconds"]["index"] = round(index_s, 3)
+            answer.usage["index"] = dict(handle.work)
+        else:
+            from .agent.uniform import answer_uniform
+
+            cache = self._evidence.setdefault(fingerprint(path), {})
+            answer = answer_uniform(path, info, question, options, self.models, self.settings,
+                                    cache=cache, progress=progress)
         answer.usage.setdefault("seconds", {})["probe"] = round(probe_s, 3)
         answer.usage["seconds"]["total"] = round(time.perf_counter() - started, 3)
         answer.usage["video"] = {

@@ -22,8 +22,9 @@ ENV_PREFIX = "VIEWFINDER_"
 class Settings:
     """Everything that changes what viewfinder computes."""
 
-    # Answering strategy: "uniform" samples the whole video evenly (the baseline).
-    strategy: str = "uniform"
+    # "agent" retrieves key clips and looks again when unsure; "uniform" samples the whole
+    # video evenly (the baseline every strategy must beat at the same budget).
+    strategy: str = "agent"
     # Visual-token budget for the answering model (frames x tokens per frame).
     budget: int = 1024
     # Frames sampled evenly over the video by the uniform strategy (for OCR / VLM).
@@ -48,7 +49,7 @@ class Settings:
     video_backend: str | None = None
     # Upper bound on agent look-again steps.
     max_steps: int = 3
-    # Extra, strategy-specific switches (ablations) as a frozen mapping.
+    # Agent ablation switches: "no-plan", "no-reflect", "frames-not-clips", "no-zoom".
     flags: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod

@@ -13,19 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import prompts
 from ..answer import Answer, Evidence
 from ..runtime import Models
 from ..settings import Settings
 from ..tools.video import VideoInfo, open_video, sample_times
-from .evidence import attribute, fit_to_budget, prompt_lines, words
+from .answering import answer_from_text
+from .evidence import words
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
-LETTERS = "ABCDEF"
-# Tokens kept free in the LLM context for the instructions, question, options and answer.
-_PROMPT_RESERVE = 700
 
 
 def answer_uniform(
@@ -71,7 +68,7 @@ def answer_uniform(
 
     evidence = [*speech, *screen_text]
     t0 = time.perf_counter()
-    answer = _answer(question, options, evidence, models, settings, notes, trace)
+    answer = answer_from_text(question, options, evidence, models, notes, trace, thin="even")
     seconds["answer"] = time.perf_counter() - t0
 
     answer.usage.update(
@@ -176,104 +173,3 @@ def screen_lines(boxes: Sequence[Any]) -> list[str]:
         if text.strip():
             lines.append(text.strip())
     return lines
-
-
-def _sources(evidence: Sequence[Evidence]) -> str:
-    kinds = {e.modality for e in evidence}
-    names = [n for m, n in (("speech", "speech"), ("text", "screen text")) if m in kinds]
-    return " and ".join(names) if names else "no speech or screen text found"
-
-
-def _answer(
-    question: str,
-    options: Sequence[str] | None,
-    evidence: list[Evidence],
-    models: Models,
-    settings: Settings,
-    notes: list[str],
-    trace: list[dict[str, Any]],
-) -> Answer:
-    vlm = models.get("vlm")
-    if vlm is None:
-        notes.append(
-            "answered from speech and screen text only: no VLM is installed, so the "
-            "pictures themselves were not seen"
-        )
-    llm = models.get("llm")
-    if llm is None:
-        from ..errors import ModelNotInstalledError
-
-        raise ModelNotInstalledError(f"No answering model available: {models.missing('llm')}")
-
-    budget = max(
-        256, llm.n_ctx - _PROMPT_RESERVE - llm.count_tokens(question + " ".join(options or []))
-    )
-    shown = fit_to_budget(evidence, budget, llm.count_tokens)
-    if len(shown) < len(evidence):
-        notes.append(
-            f"evidence thinned evenly to fit the model's context: {len(shown)} of "
-            f"{len(evidence)} lines shown"
-        )
-    lines = prompt_lines(shown)
-    system = prompts.render("answer", "system")
-    if options:
-        letters = LETTERS[: len(options)]
-        user = prompts.render(
-            "answer",
-            "multiple_choice",
-            sources=_sources(shown),
-            evidence=lines,
-            question=question,
-            options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)],
-        )
-        probs = llm.choose(
-            system,
-            user,
-            letters,
-            assistant_prefix=prompts.render("answer", "multiple_choice_prefix"),
-        )
-        choice = max(probs, key=probs.get)
-        text = options[letters.index(choice)]
-        trace.append(
-            {
-                "step": "answer",
-                "mode": "multiple_choice",
-                "probabilities": {k: round(v, 4) for k, v in probs.items()},
-            }
-        )
-        support = attribute(shown, question, text)
-        return Answer(
-            text=text,
-            choice=choice,
-            confidence=float(probs[choice]),
-            evidence=support,
-            usage={"text_tokens": llm.count_tokens(system + user)},
-        )
-    user = prompts.render(
-        "answer", "open", sources=_sources(shown), evidence=lines, question=question
-    )
-    gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
-    # Small models add markdown despite the instructions; the CLI prints plain text.
-    text = gen.text.replace("`", "").replace("**", "").strip()
-    text = text or "The video's speech and screen text do not say."
-    confidence = _open_confidence(gen.mean_logprob)
-    trace.append(
-        {"step": "answer", "mode": "open", "text": text, "mean_logprob": round(gen.mean_logprob, 4)}
-    )
-    support = attribute(shown, question, text)
-    if "do not say" in text.lower():
-        support, confidence = [], min(confidence, 0.2)
-    return Answer(
-        text=text,
-        choice=None,
-        confidence=confidence,
-        evidence=support,
-        usage={"text_tokens": gen.tokens_in + gen.tokens_out},
-    )
-
-
-def _open_confidence(mean_logprob: float) -> float:
-    """Geometric-mean token probability of the generated answer, in 0..1."""
-    import math
-
-    return float(min(1.0, max(0.0, math.exp(mean_logprob))))

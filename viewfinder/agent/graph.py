@@ -1,0 +1,35 @@
+"""The agent as a LangGraph state graph; it reads as the diagram in docs/architecture.md.
+
+    plan -> retrieve -> select_clips -> allocate -> answer --(confident or out of steps)--> END
+                ^                                     |
+                +-------------- reflect <--(unsure)---+
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from .context import AgentContext
+from .nodes import allocate_budget, answer, plan, reflect, retrieve, select_clips, should_look_again
+from .state import QAState
+
+
+def build_graph() -> Any:
+    """Compile the agent graph (invoke with ``context=AgentContext(...)``)."""
+    builder = StateGraph(QAState, context_schema=AgentContext)
+    builder.add_node("plan", plan)
+    builder.add_node("retrieve", retrieve)
+    builder.add_node("select_clips", select_clips)
+    builder.add_node("allocate", allocate_budget)
+    builder.add_node("answer", answer)
+    builder.add_node("reflect", reflect)
+    builder.add_edge(START, "plan")
+    builder.add_edge("plan", "retrieve")
+    builder.add_edge("retrieve", "select_clips")
+    builder.add_edge("select_clips", "allocate")
+    builder.add_edge("allocate", "answer")
+    builder.add_conditional_edges("answer", should_look_again, {"reflect": "reflect", "end": END})
+    builder.add_edge("reflect", "retrieve")
+    return builder.compile(name="viewfinder-agent")
