@@ -329,7 +329,12 @@ class VideoReader(ABC):
         size = output_size(self._info.width, self._info.height, max_side)
         unique = sorted(set(checked))
         decoded = dict(zip(unique, self._decode_sorted(unique, size), strict=True))
-        return [decoded[t] for t in checked]
+        # A repeated time gets its own copy, so drawing on one frame leaves the other intact.
+        out, given = [], set()
+        for t in checked:
+            out.append(decoded[t] if t not in given else decoded[t].copy())
+            given.add(t)
+        return out
 
     @abstractmethod
     def _decode_sorted(self, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
@@ -402,10 +407,13 @@ class PyAVReader(VideoReader):
 
     def _decode_sorted(self, times: list[float], size: tuple[int, int]) -> list[np.ndarray]:
         width, height = size
+        # Area averaging when shrinking: small on-screen text stays legible (no aliasing).
+        interpolation = "AREA" if size != (self._info.width, self._info.height) else None
         out = []
         for t in times:
             frame = self._frame_at(t)
-            out.append(frame.reformat(width, height, format="rgb24").to_ndarray())
+            rgb = frame.reformat(width, height, format="rgb24", interpolation=interpolation)
+            out.append(rgb.to_ndarray())
         return out
 
     def _frame_at(self, t: float) -> Any:
