@@ -162,9 +162,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per frame (median)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="print what each engine read")
+    parser.add_argument(
+        "--max-frames", type=int, default=0, help="evenly spaced subset of the frames (0 = all)"
+    )
     args = parser.parse_args()
 
-    frames = [(f"{name}@{t:g}", frame(MEDIA / name, t), truth) for name, t, truth in GROUND_TRUTH]
+    chosen = GROUND_TRUTH
+    if 0 < args.max_frames < len(chosen):
+        step = len(chosen) / args.max_frames
+        chosen = [chosen[int(i * step)] for i in range(args.max_frames)]
+    frames = [(f"{name}@{t:g}", frame(MEDIA / name, t), truth) for name, t, truth in chosen]
     print(f"{len(frames)} frames; load average before: {os.getloadavg()[0]:.1f}")
     rows = []
     for name in args.engines:

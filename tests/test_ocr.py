@@ -51,6 +51,12 @@ def _words(lines: list[TextBox]) -> set[str]:
     return {w for line in lines for w in re.findall(r"[a-z0-9]+", normalize_text(line.text))}
 
 
+def _small_words_read(lines: list[TextBox]) -> set[str]:
+    """SMALL_WORDS found in the text, also when the engine ran them together ("EditarExibir")."""
+    squashed = normalize_text(" ".join(line.text for line in lines), keep_spaces=False)
+    return {w for w in SMALL_WORDS if w in squashed}
+
+
 @pytest.fixture(scope="module")
 def listing_frame() -> np.ndarray:
     if not HELLO.exists():
@@ -70,10 +76,19 @@ def engine(request: pytest.FixtureRequest) -> ocr.OcrEngine:
     return load_ocr(request.param, OcrOptions(threads=2))
 
 
+@pytest.fixture(scope="module")
+def fine_lines(engine: ocr.OcrEngine, listing_frame: np.ndarray) -> list[TextBox]:
+    """The coarse-to-fine reading of the listing frame (shared: EasyOCR takes seconds)."""
+    return engine.read_fine(listing_frame, detect_max_side=640)
+
+
 def test_normalize_text_ignores_case_and_spacing() -> None:
     """Comparisons of OCR text ignore case, repeated spaces and compatibility forms."""
     assert normalize_text("  Hello\t WORLD…\n") == "hello world..."
     assert normalize_text("ＬＳ /usr") == "ls /usr"
+    assert normalize_text("Allow commercial", keep_spaces=False) == normalize_text(
+        "allowcommercial", keep_spaces=False
+    )
 
 
 def test_unknown_engine_lists_the_names() -> None:
@@ -114,9 +129,9 @@ def test_bad_image_raises_a_clear_error(rapid: ocr.OcrEngine, bad: object) -> No
 
 
 @pytest.mark.slow
-def test_reads_title_and_listing(engine: ocr.OcrEngine, listing_frame: np.ndarray) -> None:
+def test_reads_title_and_listing(fine_lines: list[TextBox]) -> None:
     """Every engine reads the title "Hello world..." where it is, and the `ls` listing."""
-    lines = engine.read(listing_frame)
+    lines = fine_lines
     texts = [normalize_text(line.text) for line in lines]
     title = [b for b in lines if "hello world" in normalize_text(b.text)]
     assert title, texts
@@ -153,14 +168,16 @@ def test_reads_the_typed_command(rapid: ocr.OcrEngine, listing_frame: np.ndarray
 
 
 @pytest.mark.slow
-def test_coarse_to_fine_reads_small_text(engine: ocr.OcrEngine, listing_frame: np.ndarray) -> None:
+def test_coarse_to_fine_reads_small_text(
+    engine: ocr.OcrEngine, listing_frame: np.ndarray, fine_lines: list[TextBox]
+) -> None:
     """read_fine finds boxes at 640 px and reads them at full size: small menu text appears."""
     single = engine.__class__(engine.model, OcrOptions(max_side=640, threads=2)).read(listing_frame)
-    fine = engine.read_fine(listing_frame, detect_max_side=640)
-    single_hits = SMALL_WORDS & _words(single)
-    fine_hits = SMALL_WORDS & _words(fine)
+    fine = fine_lines
+    single_hits = _small_words_read(single)
+    fine_hits = _small_words_read(fine)
     assert len(fine_hits) >= 4, [b.text for b in fine]
     assert len(fine_hits) >= len(single_hits) + 2, (single_hits, fine_hits)
     # Boxes are in full-resolution pixels: the menu bar lies in the terminal's top strip.
-    menu = [b for b in fine if "favoritos" in _words([b])]
+    menu = [b for b in fine if "favoritos" in _small_words_read([b])]
     assert menu and all(400 < b.box[0] < 1280 and 70 < b.box[1] < 130 for b in menu), menu

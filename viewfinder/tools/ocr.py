@@ -79,9 +79,12 @@ class OcrOptions:
     # lines into the crop, which the recognizers then misread.
     crop_margin: float = 0.0
     # read_fine(): the area around each coarse box that is searched again at full resolution,
-    # as a fraction of the box height. Coarse boxes are off by a pixel or two of the small frame
+    # as a fraction of the box height (three times that to the left and right). Coarse boxes are off by a pixel or two of the small frame
     # and may merge lines that are separate at full resolution.
     refine_margin: float = 0.5
+    # read_fine(): coarse boxes at least this tall (pixels of the small frame) are legible there
+    # and read from it; shorter ones are detected again and read at full resolution.
+    zoom_below: float = 20.0
     # Boxes smaller than this (pixels, either side, in the frame they were detected on) are
     # noise such as icons and cursor blocks, not text.
     min_box_side: float = 3.0
@@ -147,25 +150,36 @@ class OcrEngine(ABC):
         """
         check_image(image)
         small, scale = downscale(image, detect_max_side)
-        coarse = [_scale_box(b, 1.0 / scale) for b in self._detect_checked(small)]
+        coarse = self._detect_checked(small)
         if scale == 1.0:
             return self._read_boxes(image, coarse, back_to_input=1.0)
+        # Text tall enough to read on the small copy is read there (cheap); only the rest is
+        # looked at again at full resolution.
+        legible = [b for b in coarse if b[3] - b[1] >= self.options.zoom_below]
+        small_text = [_scale_box(b, 1.0 / scale) for b in coarse if b not in legible]
+        lines = self._read_boxes(small, legible, back_to_input=1.0 / scale)
         h, w = image.shape[:2]
+        # Lines run sideways: a coarse box that ends mid-word is extended by whole glyphs to
+        # the right and left, and by a fraction of a line up and down.
         regions = _merge_overlapping(
             [
-                _clip_box(
-                    _expand(b, self.options.refine_margin * (b[3] - b[1]) + 2.0 / scale), w, h
-                )
-                for b in coarse
+                _clip_box(_around(b, self.options.refine_margin, 2.0 / scale), w, h)
+                for b in small_text
             ]
         )
+        read_already = [line.box for line in lines]
         boxes: list[Box] = []
         for region in regions:
             x0, y0 = int(region[0]), int(region[1])
             patch = np.ascontiguousarray(image[y0 : int(region[3]), x0 : int(region[2])])
-            found = self._detect_checked(patch)
-            boxes += [(b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0) for b in found]
-        return self._read_boxes(image, _reading_order(boxes), back_to_input=1.0)
+            for b in self._detect_checked(patch):
+                box = (b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0)
+                # A region may reach into large text that was read from the small copy.
+                if all(_covered(box, other) < 0.5 for other in read_already):
+                    boxes.append(box)
+        lines += self._read_boxes(image, boxes, back_to_input=1.0)
+        order = {box: i for i, box in enumerate(_reading_order([line.box for line in lines]))}
+        return sorted(lines, key=lambda line: order[line.box])
 
     def _detect_checked(self, image: np.ndarray) -> list[Box]:
         side = self.options.min_box_side
@@ -235,8 +249,11 @@ def _scale_box(box: Box, factor: float) -> Box:
     return (box[0] * factor, box[1] * factor, box[2] * factor, box[3] * factor)
 
 
-def _expand(box: Box, pad: float) -> Box:
-    return (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+def _around(box: Box, margin: float, pixels: float) -> Box:
+    """``box`` grown by ``margin`` x its height up and down, 3x that sideways, plus ``pixels``."""
+    dy = margin * (box[3] - box[1]) + pixels
+    dx = 3.0 * margin * (box[3] - box[1]) + pixels
+    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy)
 
 
 def _clip_box(box: Box, width: int, height: int) -> Box:
@@ -267,6 +284,14 @@ def _merge_overlapping(boxes: list[Box]) -> list[Box]:
     return merged
 
 
+def _covered(box: Box, other: Box) -> float:
+    """Fraction of ``box``'s area that lies inside ``other``."""
+    iw = min(box[2], other[2]) - max(box[0], other[0])
+    ih = min(box[3], other[3]) - max(box[1], other[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return max(0.0, iw) * max(0.0, ih) / area if area > 0 else 0.0
+
+
 def _reading_order(boxes: list[Box]) -> list[Box]:
     """Top to bottom, then left to right within a line (boxes whose centres share a row)."""
     rows: list[list[Box]] = []
@@ -279,10 +304,17 @@ def _reading_order(boxes: list[Box]) -> list[Box]:
     return [b for row in rows for b in sorted(row, key=lambda b: b[0])]
 
 
-def normalize_text(text: str) -> str:
-    """Case- and space-insensitive form of ``text`` for comparisons (NFKC, casefold)."""
+def normalize_text(text: str, keep_spaces: bool = True) -> str:
+    """Case- and space-insensitive form of ``text`` for comparisons (NFKC, casefold).
+
+    Args:
+        text: text as read by an engine or typed by a user.
+        keep_spaces: False removes all spaces. RapidOCR often runs words together on tightly
+            set text ("Allowcommercial uses"), so matching a query against OCR text is more
+            robust with spaces removed on both sides.
+    """
     text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " " if keep_spaces else "", text).strip()
 
 
 # --------------------------------------------------------------------------- engines
