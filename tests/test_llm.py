@@ -21,17 +21,24 @@ from viewfinder.errors import (
 from viewfinder.tools import llm as llm_module
 from viewfinder.tools.llm import LlamaCppLLM, LLMOptions, best_choice, load_llm
 
-SYSTEM = "You answer questions about a video from its transcript. Answer in plain words, no code."
+SYSTEM = (
+    "You answer questions about a video from what was said and shown in it. "
+    "Answer in plain words, no code."
+)
 OPTIONS = "(A) Monday\n(B) Thursday\n(C) Friday\n(D) Sunday"
 
 
-def meeting_prompt(day: str) -> str:
+def meeting_prompt(
+    day: str, options: str = OPTIONS, ask: str = "Only give the best option."
+) -> str:
+    # Question first, evidence after: Qwen2.5-0.5B scores options far more decisively this
+    # way than with the transcript first (0.9 vs 0.3-0.6 on the right letter).
     return (
-        f"Transcript:\n[00:05] speech: good morning everyone\n"
+        f"Question: On which day is the meeting now?\n{options}\n\n"
+        "Transcript:\n[00:05] speech: good morning everyone\n"
         f"[00:12] speech: the meeting moved to {day}\n"
-        f"[00:20] speech: please bring the slides\n\n"
-        f"Question: On which day is the meeting now?\n{OPTIONS}\n"
-        "Answer with the option's letter from the given choices directly."
+        "[00:20] speech: please bring the slides\n\n"
+        f"{ask}"
     )
 
 
@@ -78,14 +85,12 @@ def test_choose_is_unaffected_by_what_ran_before(qwen):
 
 
 @pytest.mark.slow
-def test_generate_answers_with_the_fact_from_the_context(qwen):
+@pytest.mark.parametrize("day", ["Thursday", "Saturday"])
+def test_generate_answers_with_the_fact_from_the_context(qwen, day):
     """generate() gives a short plain answer that contains the day from the transcript."""
-    user = (
-        "Transcript:\n[00:12] speech: the meeting moved to Thursday\n\n"
-        "Question: On which day is the meeting now? Answer in one short sentence."
-    )
+    user = meeting_prompt(day, options="", ask="Answer in one short sentence.")
     out = qwen.generate(SYSTEM, user, max_tokens=32)
-    assert "thursday" in out.text.lower(), out.text
+    assert day.lower() in out.text.lower(), out.text
     assert "```" not in out.text
     assert 0 < out.tokens_out <= 32
     assert out.tokens_in == qwen.count_prompt_tokens(SYSTEM, user)
@@ -99,7 +104,7 @@ def test_generate_honours_max_tokens_stop_and_assistant_prefix(qwen):
     user = "Count from one to twenty in words, separated by commas."
     capped = qwen.generate(SYSTEM, user, max_tokens=3)
     assert capped.tokens_out == 3 and capped.finish_reason == "length"
-    stopped = qwen.generate(SYSTEM, user, max_tokens=40, stop=["five"])
+    stopped = qwen.generate(SYSTEM, user, max_tokens=40, stop=["five", "Five"])
     assert stopped.finish_reason == "stop"
     assert "five" not in stopped.text.lower() and "four" in stopped.text.lower()
     continued = qwen.generate(

@@ -382,7 +382,8 @@ def _check_letters(letters: Sequence[str]) -> list[str]:
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     x = logits.astype(np.float64)
-    return x - np.logaddexp.reduce(x)
+    top = x.max()
+    return x - (top + np.log(np.exp(x - top).sum()))
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:
