@@ -170,6 +170,16 @@ def test_flat_for_short_videos_hnsw_for_long_ones() -> None:
     assert found == [float(i) for i in range(0, 3000, 150)]
 
 
+def test_an_empty_video_gives_no_hits_instead_of_an_error() -> None:
+    """A zero-length video (no sampled frames) and a search without clips return no hits."""
+    identity = {"name": "test", "sha256": "0" * 64}
+    empty = VisualIndex(np.zeros(0), np.zeros((0, 32)), duration=0.0, identity=identity)
+    assert empty.search(np.ones(32), k=5) == []
+    one = VisualIndex(np.array([0.5]), np.ones((1, 32)), duration=1.0, identity=identity)
+    assert one.search(np.ones(32), k=5, level="clip") == []
+    assert [(h.start, h.end) for h in one.search(np.ones(32), k=5)] == [(0.0, 1.0)]
+
+
 def _make_video(path: Path, seconds: int) -> Path:
     import imageio_ffmpeg
 

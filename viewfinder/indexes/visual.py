@@ -228,11 +228,11 @@ class VisualIndex:
         Returns:
             Hits with modality ``"visual"``, ``score`` = cosine similarity.
         """
-        vec = self._query_vector(query, embedder)
         spans = self._spans_of(level)
         count = len(spans)
-        if count == 0 or k <= 0:
+        if count == 0 or k <= 0:  # an empty video, or clips not given
             return []
+        vec = self._query_vector(query, embedder)
         scores, ids = self._search_index[level].search(vec[None], min(k, count))
         hits = []
         for rank, (score, i) in enumerate(
