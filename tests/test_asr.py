@@ -17,6 +17,7 @@ import pytest
 
 from viewfinder import models
 from viewfinder.errors import InvalidAudioError, UnknownModelError
+from viewfinder.eval import compose
 from viewfinder.tools import asr
 from viewfinder.tools.asr import AsrOptions, Word, load_asr, normalize_words, word_error_rate
 
@@ -128,6 +129,16 @@ def test_bad_waveforms_raise_typed_errors_before_loading_weights() -> None:
     assert transcriber.transcribe(np.zeros(0, dtype=np.float32)) == []
 
 
+@needs_media
+def test_video_without_audio_track_gives_no_segments(caplog: pytest.LogCaptureFixture) -> None:
+    """A silent screencast (no audio track) yields [] and a log line, without loading Whisper."""
+    transcriber = load_asr("whisper-tiny.en")
+    with caplog.at_level("INFO", logger="viewfinder.tools.asr"):
+        assert transcriber.transcribe(MEDIA / "display_settings.webm") == []
+    assert "no audio" in caplog.text.lower()
+    assert transcriber._model is None
+
+
 # --------------------------------------------------------------------------- real models
 
 
@@ -160,19 +171,17 @@ def test_word_error_rate_on_recorded_prompts(
 @pytest.mark.slow
 @pytest.mark.parametrize("name", models.available_models("asr"))
 def test_every_registered_model_transcribes_a_prompt(name: str) -> None:
-    """Each registered Whisper loads from its packaged weights and reads one prompt."""
+    """Each registered Whisper loads from its packaged weights and reads one prompt file."""
     transcriber = load_asr(name, AsrOptions(beam_size=1))
     reference = "Please enter your new password followed by the pound key."
-    segments = transcriber.transcribe(decode(SPEECH / "vm-newpassword.wav"))
+    segments = transcriber.transcribe(SPEECH / "vm-newpassword.wav")
     print(f"\n{name}: load {transcriber.load_seconds:.2f} s")
     assert word_error_rate(reference, " ".join(s.text for s in segments)) <= 0.2
 
 
 @pytest.fixture(scope="module")
-def composite(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, list[dict]]:
-    """>= 90 s of real footage with prompts laid at known times; returns audio and truth."""
-    from viewfinder.eval import compose
-
+def composite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """>= 90 s of real footage with prompts laid at known times; returns the video and truth."""
     work = tmp_path_factory.mktemp("asr_composite")
     clips = [
         compose.normalize_clip(MEDIA / "cockatoo.mp4", work / "a.mp4", 320, 180, fps=10),
@@ -196,40 +205,44 @@ def composite(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, lis
     length = max(90.0, t + 4.0)
     footage = compose.loop_to_length(clips, length, work / "footage.mp4")
     video = compose.lay_speech(footage, placements, work / "composite.mp4", keep_original=False)
-    audio = with_noise_floor(decode(video))
-    assert len(audio) / asr.SAMPLE_RATE >= 90.0
-    return audio, truth
+    assert compose.media_duration(video) >= 90.0
+    return video, truth
 
 
 def _locate(segments: list[asr.Segment], text: str) -> tuple[asr.Segment, float]:
-    """The segment where ``text`` begins (best word-window match) and the match ratio."""
-    words = [(w, s) for s in segments for w in s.words]
-    target = " ".join(normalize_words(text))
-    n = len(target.split())
+    """The segment where ``text`` begins (best matching run of words) and the match ratio."""
+    tokens = [(t, s) for s in segments for w in s.words for t in normalize_words(w.text)]
+    target = normalize_words(text)
     best, best_ratio = None, -1.0
-    for i in range(len(words)):
-        window = " ".join(" ".join(normalize_words(w.text)) for w, _ in words[i : i + n])
-        ratio = difflib.SequenceMatcher(None, target, window).ratio()
-        if ratio > best_ratio:
-            best, best_ratio = words[i][1], ratio
+    for i in range(len(tokens)):
+        for extra in (-2, -1, 0, 1, 2):  # a misheard run may have a word more or less
+            window = [t for t, _ in tokens[i : i + len(target) + extra]]
+            ratio = difflib.SequenceMatcher(None, target, window, autojunk=False).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = tokens[i][1], ratio
     assert best is not None, "no words were transcribed"
     return best, best_ratio
 
 
 @needs_media
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["whisper-base", "whisper-tiny.en"])
+@pytest.mark.parametrize(("name", "as_array"), [("whisper-base", False), ("whisper-tiny.en", True)])
 def test_segments_start_within_1_5_s_of_the_true_time(
-    name: str, composite: tuple[np.ndarray, list[dict]], base: asr.Transcriber
+    name: str, as_array: bool, composite: tuple[Path, list[dict]], base: asr.Transcriber
 ) -> None:
-    """On a 90+ s composite, every prompt's segment starts within 1.5 s of where it was laid."""
-    audio, truth = composite
+    """On a 90+ s composite, every prompt's segment starts within 1.5 s of where it was laid.
+
+    whisper-base reads the video file itself (as ``ask`` does); tiny.en gets the decoded
+    waveform with a faint noise floor added.
+    """
+    video, truth = composite
     transcriber = base if name == "whisper-base" else load_asr(name)
+    audio = with_noise_floor(decode(video)) if as_array else video
     seen: list[float] = []
     started = time.perf_counter()
     segments = transcriber.transcribe(audio, progress=seen.append)
     elapsed = time.perf_counter() - started
-    seconds = len(audio) / asr.SAMPLE_RATE
+    seconds = compose.media_duration(video)
     print(f"\n{name}: {seconds:.0f} s composite in {elapsed:.1f} s, RTF {elapsed / seconds:.3f}")
     errors = []
     for item in truth:
