@@ -116,6 +116,28 @@ def test_missing_weights_give_the_install_command(
         load_clip("ViT-Q-99/nonexistent", cache_dir=tmp_path)
 
 
+def test_registry_name_reads_weights_from_the_hub_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_dir: Path
+) -> None:
+    """A registered name finds its weights in the Hugging Face cache (no download) and builds
+    that architecture: here the cached file is the tiny model, so loading it as ViT-B-32 fails
+    with a ModelError that says the checkpoint does not match, not with random weights."""
+    import huggingface_hub.constants
+
+    hub = tmp_path / "hub"
+    repo = hub / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    weights = model_dir / "open_clip_model.safetensors"
+    (snapshot / "open_clip_model.safetensors").write_bytes(weights.read_bytes())
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    with pytest.raises(ModelError, match="matches its open_clip architecture") as err:
+        load_clip("ViT-B-32/laion2b_s34b_b79k", cache_dir=tmp_path)
+    assert str(snapshot) in str(err.value)
+
+
 def test_bad_images_are_rejected_with_the_fix(clip) -> None:  # noqa: ANN001
     """Grayscale or float images raise InvalidImageError saying how to convert them."""
     with pytest.raises(InvalidImageError, match="RGB uint8"):

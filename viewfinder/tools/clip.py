@@ -298,7 +298,7 @@ def load_clip(
                 f"Cannot tell the open_clip architecture of {path}; pass arch= (e.g. "
                 "load_clip(path, arch='ViT-B-32')) or put an open_clip_config.json next to it."
             )
-    except (RuntimeError, ValueError, KeyError) as e:
+    except (RuntimeError, ValueError, KeyError, AssertionError) as e:  # open_clip asserts shapes
         raise ModelError(
             f"Could not load CLIP weights {path} ({e}). Check that the checkpoint "
             "matches its open_clip architecture (arch= or open_clip_config.json)."
