@@ -316,10 +316,10 @@ def load_clip(
 
 
 def _find_checkpoint(directory: Path) -> Path | None:
-    preferred = (
+    preferred = (  # open_clip's own order (factory._find_checkpoint_in_dir)
         "open_clip_model.safetensors",
-        "open_clip_pytorch_model.bin",
         "open_clip_pytorch_model.safetensors",
+        "open_clip_pytorch_model.bin",
         "open_clip_pytorch_model.pth",
     )
     for filename in preferred:
@@ -342,24 +342,34 @@ def _from_dir(open_clip: Any, directory: Path) -> tuple[Any, Any, Any, str, Path
             f"{directory} has {CONFIG_NAME} but no weights; put open_clip_model.safetensors "
             "(or open_clip_pytorch_model.bin) in it."
         )
-    spec = f"{LOCAL_DIR_PREFIX}{directory}"
-    if weights.name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-        model, _, preprocess = open_clip.create_model_and_transforms(spec, pretrained_text=False)
-    else:  # make sure the file we hashed is the file we load
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            spec, load_weights=False, pretrained_text=False
-        )
-        open_clip.load_checkpoint(model, str(weights), strict=True)
-    return model, preprocess, open_clip.get_tokenizer(spec), str(directory), weights
+    return _from_sibling_config(open_clip, weights)
 
 
 def _from_sibling_config(open_clip: Any, weights: Path) -> tuple[Any, Any, Any, str, Path]:
     spec = f"{LOCAL_DIR_PREFIX}{weights.parent}"
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        spec, load_weights=False, pretrained_text=False
-    )
+    # Build empty, then load the very file we hashed; the weights follow at once, so open_clip's
+    # "initialized randomly" warning would only mislead the user.
+    quiet = _DropRecords("No pretrained weights loaded")
+    logging.getLogger().addFilter(quiet)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            spec, load_weights=False, pretrained_text=False
+        )
+    finally:
+        logging.getLogger().removeFilter(quiet)
     open_clip.load_checkpoint(model, str(weights), strict=True)
     return model, preprocess, open_clip.get_tokenizer(spec), str(weights.parent), weights
+
+
+class _DropRecords(logging.Filter):
+    """Drops log records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 def _from_arch(open_clip: Any, arch: str, tag: str, weights: Path) -> tuple[Any, Any, Any]:
