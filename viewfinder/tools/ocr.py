@@ -82,9 +82,10 @@ class OcrOptions:
     # as a fraction of the box height (three times that to the left and right). Coarse boxes are off by a pixel or two of the small frame
     # and may merge lines that are separate at full resolution.
     refine_margin: float = 0.5
-    # read_fine(): coarse boxes at least this tall (pixels of the small frame) are legible there
-    # and read from it; shorter ones are detected again and read at full resolution.
-    zoom_below: float = 20.0
+    # read_fine(): coarse boxes at least this tall (pixels of the small frame) are read from
+    # full-resolution crops as they are; shorter ones are first detected again at full
+    # resolution (their coarse boxes are too loose and may merge lines).
+    zoom_below: float = 32.0
     # Boxes smaller than this (pixels, either side, in the frame they were detected on) are
     # noise such as icons and cursor blocks, not text.
     min_box_side: float = 3.0
@@ -153,11 +154,15 @@ class OcrEngine(ABC):
         coarse = self._detect_checked(small)
         if scale == 1.0:
             return self._read_boxes(image, coarse, back_to_input=1.0)
-        # Text tall enough to read on the small copy is read there (cheap); only the rest is
-        # looked at again at full resolution.
-        legible = [b for b in coarse if b[3] - b[1] >= self.options.zoom_below]
-        small_text = [_scale_box(b, 1.0 / scale) for b in coarse if b not in legible]
-        lines = self._read_boxes(small, legible, back_to_input=1.0 / scale)
+        # Boxes of large text are placed well enough on the small copy: read them from
+        # full-resolution crops directly; only small text is detected again at full resolution.
+        legible = [
+            _scale_box(b, 1.0 / scale) for b in coarse if b[3] - b[1] >= self.options.zoom_below
+        ]
+        small_text = [
+            _scale_box(b, 1.0 / scale) for b in coarse if b[3] - b[1] < self.options.zoom_below
+        ]
+        lines = self._read_boxes(image, legible, back_to_input=1.0)
         h, w = image.shape[:2]
         # Lines run sideways: a coarse box that ends mid-word is extended by whole glyphs to
         # the right and left, and by a fraction of a line up and down.
