@@ -47,6 +47,12 @@ class Models:
             self._loaded[role] = model
             return model
 
+    def use(self, role: str, model: Any) -> None:
+        """Serve ``model`` for ``role`` (an already loaded model, or a scripted fake in tests)."""
+        with self._lock:
+            self._missing.pop(role, None)
+            self._loaded[role] = model
+
     def missing(self, role: str) -> str | None:
         """Why ``role`` is unavailable (None if it loaded or was never asked for)."""
         return self._missing.get(role)

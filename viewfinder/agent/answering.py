@@ -17,16 +17,24 @@ from ..runtime import Models
 from .evidence import attribute, fit_to_budget, prompt_lines
 
 LETTERS = "ABCDEF"
-NO_VLM_NOTE = ("answered from speech and screen text only: no VLM is installed, so the "
-               "pictures themselves were not seen")
+NO_VLM_NOTE = (
+    "answered from speech and screen text only: no VLM is installed, so the "
+    "pictures themselves were not seen"
+)
 NOT_FOUND = "The video's speech and screen text do not say."
 # Tokens kept free in the LLM context for the instructions, question, options and answer.
 PROMPT_RESERVE = 700
 
 
-def answer_from_text(question: str, options: Sequence[str] | None, evidence: list[Evidence],
-                     models: Models, notes: list[str], trace: list[dict[str, Any]],
-                     thin: Literal["even", "rank"] = "rank") -> Answer:
+def answer_from_text(
+    question: str,
+    options: Sequence[str] | None,
+    evidence: list[Evidence],
+    models: Models,
+    notes: list[str],
+    trace: list[dict[str, Any]],
+    thin: Literal["even", "rank"] = "rank",
+) -> Answer:
     """Answer with the text LLM from ``evidence``.
 
     Args:
@@ -39,47 +47,81 @@ def answer_from_text(question: str, options: Sequence[str] | None, evidence: lis
         raise ModelNotInstalledError(f"No answering model available: {models.missing('llm')}")
     if NO_VLM_NOTE not in notes:
         notes.append(NO_VLM_NOTE)
-    room = max(256, llm.n_ctx - PROMPT_RESERVE
-               - llm.count_tokens(question + " ".join(options or [])))
+    room = max(
+        256, llm.n_ctx - PROMPT_RESERVE - llm.count_tokens(question + " ".join(options or []))
+    )
     shown = _fit(evidence, room, llm.count_tokens, thin)
     if len(shown) < len(evidence):
         how = "evenly" if thin == "even" else "keeping the most relevant"
-        notes.append(f"evidence thinned {how} to fit the model's context: {len(shown)} of "
-                     f"{len(evidence)} lines shown")
+        notes.append(
+            f"evidence thinned {how} to fit the model's context: {len(shown)} of "
+            f"{len(evidence)} lines shown"
+        )
     lines = prompt_lines(shown)
     system = prompts.render("answer", "system")
     sources = _sources(shown)
     if options:
         letters = LETTERS[: len(options)]
-        user = prompts.render("answer", "multiple_choice", sources=sources, evidence=lines,
-                              question=question,
-                              options=[{"letter": ltr, "text": o}
-                                       for ltr, o in zip(letters, options, strict=True)])
-        probs = llm.choose(system, user, letters,
-                           assistant_prefix=prompts.render("answer", "multiple_choice_prefix"))
+        user = prompts.render(
+            "answer",
+            "multiple_choice",
+            sources=sources,
+            evidence=lines,
+            question=question,
+            options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)],
+        )
+        probs = llm.choose(
+            system,
+            user,
+            letters,
+            assistant_prefix=prompts.render("answer", "multiple_choice_prefix"),
+        )
         choice = max(probs, key=probs.get)
         text = options[letters.index(choice)]
-        trace.append({"step": "answer", "mode": "multiple_choice", "lines": len(shown),
-                      "probabilities": {k: round(v, 4) for k, v in probs.items()}})
-        return Answer(text=text, choice=choice, confidence=float(probs[choice]),
-                      evidence=attribute(shown, question, text),
-                      usage={"text_tokens": llm.count_tokens(system + user)})
+        trace.append(
+            {
+                "step": "answer",
+                "mode": "multiple_choice",
+                "lines": len(shown),
+                "probabilities": {k: round(v, 4) for k, v in probs.items()},
+            }
+        )
+        return Answer(
+            text=text,
+            choice=choice,
+            confidence=float(probs[choice]),
+            evidence=attribute(shown, question, text),
+            usage={"text_tokens": llm.count_tokens(system + user)},
+        )
     user = prompts.render("answer", "open", sources=sources, evidence=lines, question=question)
     gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
     # Small models add markdown despite the instructions; the CLI prints plain text.
     text = gen.text.replace("`", "").replace("**", "").strip() or NOT_FOUND
     confidence = float(min(1.0, max(0.0, math.exp(gen.mean_logprob))))
-    trace.append({"step": "answer", "mode": "open", "lines": len(shown), "text": text,
-                  "mean_logprob": round(gen.mean_logprob, 4)})
+    trace.append(
+        {
+            "step": "answer",
+            "mode": "open",
+            "lines": len(shown),
+            "text": text,
+            "mean_logprob": round(gen.mean_logprob, 4),
+        }
+    )
     support = attribute(shown, question, text)
     if "do not say" in text.lower():
         support, confidence = [], min(confidence, 0.2)
-    return Answer(text=text, choice=None, confidence=confidence, evidence=support,
-                  usage={"text_tokens": gen.tokens_in + gen.tokens_out})
+    return Answer(
+        text=text,
+        choice=None,
+        confidence=confidence,
+        evidence=support,
+        usage={"text_tokens": gen.tokens_in + gen.tokens_out},
+    )
 
 
-def _fit(evidence: list[Evidence], room: int, count_tokens: Any,
-         thin: Literal["even", "rank"]) -> list[Evidence]:
+def _fit(
+    evidence: list[Evidence], room: int, count_tokens: Any, thin: Literal["even", "rank"]
+) -> list[Evidence]:
     if thin == "even":
         return fit_to_budget(evidence, room, count_tokens)
     kept, used = [], 0

@@ -59,8 +59,12 @@ class _Share:
     plans: list[FramePlan] = field(default_factory=list)
 
 
-def allocate(clips: Sequence[KeyClip], budget: int, zoom: Sequence[ZoomTarget] = (),
-             options: BudgetOptions | None = None) -> Allocation:
+def allocate(
+    clips: Sequence[KeyClip],
+    budget: int,
+    zoom: Sequence[ZoomTarget] = (),
+    options: BudgetOptions | None = None,
+) -> Allocation:
     """Split ``budget`` visual tokens between ``clips`` (best first) and zoom crops.
 
     The result never spends more than ``budget``; clips that cannot afford one frame at the
@@ -68,8 +72,9 @@ def allocate(clips: Sequence[KeyClip], budget: int, zoom: Sequence[ZoomTarget] =
     """
     options = options or BudgetOptions()
     if budget <= 0 or not clips:
-        return Allocation(frames=[], crops=[], tokens=0, budget=max(0, budget),
-                          dropped=list(range(len(clips))))
+        return Allocation(
+            frames=[], crops=[], tokens=0, budget=max(0, budget), dropped=list(range(len(clips)))
+        )
     crops: list[Crop] = []
     crop_cost = tokens_for(options.zoom_side)
     zoom_budget = int(budget * options.zoom_share) if zoom else 0
@@ -80,14 +85,27 @@ def allocate(clips: Sequence[KeyClip], budget: int, zoom: Sequence[ZoomTarget] =
         zoom_budget -= crop_cost
     remaining = budget - sum(c.tokens for c in crops)
 
+    # Only as many clips as can afford one smallest frame; the rest are dropped (best kept).
+    affordable = remaining // tokens_for(RESOLUTIONS[-1])
+    dropped: list[int] = list(range(affordable, len(clips)))
+    clips = clips[:affordable]
+    if not clips:
+        return Allocation(
+            frames=[],
+            crops=crops,
+            tokens=sum(c.tokens for c in crops),
+            budget=budget,
+            dropped=dropped,
+        )
     # Relevance-weighted shares: the top clip gets the most, but every clip gets a say.
     weights = [max(c.score, 1e-6) ** 0.5 for c in clips]
     total_w = sum(weights)
-    shares = [_Share(c, i, int(remaining * w / total_w)) for i, (c, w) in
-              enumerate(zip(clips, weights, strict=True))]
+    shares = [
+        _Share(c, i, int(remaining * w / total_w))
+        for i, (c, w) in enumerate(zip(clips, weights, strict=True))
+    ]
     frames: list[FramePlan] = []
-    dropped: list[int] = []
-    leftover = 0
+    leftover = remaining - sum(share.tokens for share in shares)  # rounding remainder
     for rank, share in enumerate(shares):
         tokens = share.tokens + leftover
         side = _side_for(rank, tokens)

@@ -42,11 +42,16 @@ class AgentOptions:
         if unknown:
             from ..errors import InvalidQuestionError
 
-            raise InvalidQuestionError(f"Unknown agent switches {sorted(unknown)}; valid: "
-                                       f"{list(ABLATIONS)}")
-        return cls(plan="no-plan" not in flags, reflect="no-reflect" not in flags,
-                   clips="frames-not-clips" not in flags, zoom="no-zoom" not in flags,
-                   max_steps=max(1, settings.max_steps))
+            raise InvalidQuestionError(
+                f"Unknown agent switches {sorted(unknown)}; valid: {list(ABLATIONS)}"
+            )
+        return cls(
+            plan="no-plan" not in flags,
+            reflect="no-reflect" not in flags,
+            clips="frames-not-clips" not in flags,
+            zoom="no-zoom" not in flags,
+            max_steps=max(1, settings.max_steps),
+        )
 
 
 @dataclass(frozen=True)

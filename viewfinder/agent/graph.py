@@ -1,8 +1,8 @@
 """The agent as a LangGraph state graph; it reads as the diagram in docs/architecture.md.
 
-    plan -> retrieve -> select_clips -> allocate -> answer --(confident or out of steps)--> END
-                ^                                     |
-                +-------------- reflect <--(unsure)---+
+plan -> retrieve -> select_clips -> allocate -> answer --(confident or out of steps)--> END
+            ^                                     |
+            +-------------- reflect <--(unsure)---+
 """
 
 from __future__ import annotations

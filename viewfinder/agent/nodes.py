@@ -84,9 +84,12 @@ def _llm_plan(state: QAState, ctx: AgentContext) -> Plan | None:
     if llm is None:
         return None
     user = prompts.render("agent", "plan", question=state.question, options=state.options or [])
-    gen = llm.generate(prompts.render("agent", "plan_system"), user, max_tokens=80)
+    # Starting the reply with "said:" keeps small models in the three-line format.
+    gen = llm.generate(
+        prompts.render("agent", "plan_system"), user, max_tokens=60, assistant_prefix="said:"
+    )
     found: dict[str, list[str]] = {}
-    for line in gen.text.splitlines():
+    for line in ("said:" + gen.text).splitlines():
         match = _PLAN_LINE.match(line.replace("*", ""))
         if match and match.group(2).strip().lower() not in ("none", "n/a", "-"):
             found.setdefault(_PLAN_KEYS[match.group(1).lower()], []).append(match.group(2).strip())
@@ -110,8 +113,11 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     lists = []
     counts: dict[str, int] = {}
     skipped = {m: why for m, why in ctx.index.available.items() if why != "ok"}
-    search = {"speech": ctx.index.search_speech, "text": ctx.index.search_text,
-              "visual": ctx.index.search_visual}
+    search = {
+        "speech": ctx.index.search_speech,
+        "text": ctx.index.search_text,
+        "visual": ctx.index.search_visual,
+    }
     for modality in MODALITIES:
         if modality in skipped:
             continue
@@ -121,8 +127,7 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             if hits:
                 lists.append(hits)
     spans = fuse(lists, gap=1.0, limit=4 * ctx.options.clips_per_step * state.reach)
-    return {"spans": spans, "trace": [{"hits": counts, "spans": len(spans),
-                                       "skipped": skipped}]}
+    return {"spans": spans, "trace": [{"hits": counts, "spans": len(spans), "skipped": skipped}]}
 
 
 # --------------------------------------------------------------------------- select clips
@@ -132,23 +137,45 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
 def select_clips(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     """Grow the best spans into coherent clips; keep them diverse in time."""
     want = ctx.options.clips_per_step * state.reach
-    clips = choose_clips(state.spans, ctx.index.clips, ctx.index.info.duration, want,
-                         ctx.options.min_clip_seconds, ctx.options.max_clip_seconds)
+    clips = choose_clips(
+        state.spans,
+        ctx.index.clips,
+        ctx.index.info.duration,
+        want,
+        ctx.options.min_clip_seconds,
+        ctx.options.max_clip_seconds,
+    )
     if state.reach > 1:
         clips = _with_neighbours(clips, ctx.index.clips, want + state.reach)
-    return {"clips": clips, "trace": [{"clips": [[round(c.start, 1), round(c.end, 1),
-                                                  round(c.score, 4), c.reason] for c in clips]}]}
+    return {
+        "clips": clips,
+        "trace": [
+            {
+                "clips": [
+                    [round(c.start, 1), round(c.end, 1), round(c.score, 4), c.reason] for c in clips
+                ]
+            }
+        ],
+    }
 
 
-def choose_clips(spans: list[Span], shots: list[Any], duration: float, want: int,
-                 min_seconds: float, max_seconds: float) -> list[KeyClip]:
+def choose_clips(
+    spans: list[Span],
+    shots: list[Any],
+    duration: float,
+    want: int,
+    min_seconds: float,
+    max_seconds: float,
+) -> list[KeyClip]:
     """Relevance x coverage x diversity: best spans first, grown to a shot, no overlaps."""
     chosen: list[KeyClip] = []
     for span in spans:
         peak = span.hits[0].start if span.hits else span.center
         start, end = _grow(span, shots, duration, min_seconds, max_seconds)
-        if any(_overlap(start, end, c.start, c.end) > 0.5 * min(end - start, c.end - c.start)
-               for c in chosen):
+        if any(
+            _overlap(start, end, c.start, c.end) > 0.5 * min(end - start, c.end - c.start)
+            for c in chosen
+        ):
             continue
         chosen.append(KeyClip(start, end, span.score, peak, dict(span.modality_scores)))
         if len(chosen) >= want:
@@ -156,8 +183,9 @@ def choose_clips(spans: list[Span], shots: list[Any], duration: float, want: int
     return chosen
 
 
-def _grow(span: Span, shots: list[Any], duration: float, min_s: float,
-          max_s: float) -> tuple[float, float]:
+def _grow(
+    span: Span, shots: list[Any], duration: float, min_s: float, max_s: float
+) -> tuple[float, float]:
     """The shot containing the span when it is short enough, else a window around it."""
     centre = span.center
     for shot in shots:
@@ -186,11 +214,19 @@ def _with_neighbours(clips: list[KeyClip], shots: list[Any], limit: int) -> list
         for shot in shots:
             before = abs(shot.end - clip.start) < 0.5
             after = abs(shot.start - clip.end) < 0.5
-            if (before or after) and not any(_overlap(shot.start, shot.end, c.start, c.end) > 0
-                                             for c in out):
-                out.append(KeyClip(shot.start, shot.end, clip.score * 0.5,
-                                   (shot.start + shot.end) / 2, {},
-                                   f"neighbour of {clip.start:.0f}-{clip.end:.0f}s"))
+            if (before or after) and not any(
+                _overlap(shot.start, shot.end, c.start, c.end) > 0 for c in out
+            ):
+                out.append(
+                    KeyClip(
+                        shot.start,
+                        shot.end,
+                        clip.score * 0.5,
+                        (shot.start + shot.end) / 2,
+                        {},
+                        f"neighbour of {clip.start:.0f}-{clip.end:.0f}s",
+                    )
+                )
     return out[:limit]
 
 
@@ -201,8 +237,12 @@ def _with_neighbours(clips: list[KeyClip], shots: list[Any], limit: int) -> list
 def allocate_budget(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     """Turn the visual-token budget into frames x resolution per clip, plus zoom crops."""
     zoom = zoom_targets(state, ctx) if ctx.options.zoom else []
-    allocation = allocate(state.clips, ctx.settings.budget, zoom,
-                          BudgetOptions(frames_not_clips=not ctx.options.clips))
+    allocation = allocate(
+        state.clips,
+        ctx.settings.budget,
+        zoom,
+        BudgetOptions(frames_not_clips=not ctx.options.clips),
+    )
     return {"allocation": allocation, "trace": [{"allocation": jsonable(allocation)}]}
 
 
@@ -216,16 +256,22 @@ def zoom_targets(state: QAState, ctx: AgentContext) -> list[ZoomTarget]:
             if span.end < clip.start or span.start > clip.end:
                 continue
             overlap = len(query_words & set(words(span.text)))
-            if overlap == 0 and state.zoom_depth < 2:
+            # First look: text in the best two clips, or text that shares the question's words.
+            if overlap == 0 and rank >= 2 * state.zoom_depth:
                 continue
             x0, y0, x1, y1 = span.box
             # Widen the box: the line's neighbours often hold the answer (a prompt's output).
             pad_x, pad_y = 0.15 * state.zoom_depth * (x1 - x0), 1.5 * state.zoom_depth * (y1 - y0)
-            box = (max(0.0, (x0 - pad_x) / info.width), max(0.0, (y0 - pad_y) / info.height),
-                   min(1.0, (x1 + pad_x) / info.width), min(1.0, (y1 + pad_y) / info.height))
+            box = (
+                max(0.0, (x0 - pad_x) / info.width),
+                max(0.0, (y0 - pad_y) / info.height),
+                min(1.0, (x1 + pad_x) / info.width),
+                min(1.0, (y1 + pad_y) / info.height),
+            )
             t = min(max(span.start, clip.start), clip.end)
-            targets.append(ZoomTarget(t, box, f"text: {span.text[:40]}",
-                                      (overlap + 0.5) / (1 + rank)))
+            targets.append(
+                ZoomTarget(t, box, f"text: {span.text[:40]}", (overlap + 0.5) / (1 + rank))
+            )
     return targets
 
 
@@ -249,14 +295,24 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     if vlm is not None and state.allocation is not None and state.allocation.frames:
         result = _answer_with_vlm(vlm, state, ctx, evidence, notes, trace)
     else:
-        result = answer_from_text(state.question, state.options, evidence, ctx.models, notes,
-                                  trace, thin="rank")
+        result = answer_from_text(
+            state.question, state.options, evidence, ctx.models, notes, trace, thin="rank"
+        )
     result.notes = notes
-    best = state.answer if (state.answer is not None
-                            and state.answer.confidence > result.confidence) else result
+    best = (
+        state.answer
+        if (state.answer is not None and state.answer.confidence > result.confidence)
+        else result
+    )
     entry = trace[-1] if trace else {}
-    entry.update({"evidence_lines": len(evidence), "zoom_lines": len(zoomed),
-                  "answer": result.text, "confidence": round(result.confidence, 4)})
+    entry.update(
+        {
+            "evidence_lines": len(evidence),
+            "zoom_lines": len(zoomed),
+            "answer": result.text,
+            "confidence": round(result.confidence, 4),
+        }
+    )
     return {"answer": best, "evidence": evidence, "trace": [entry]}
 
 
@@ -265,10 +321,16 @@ def collect_evidence(state: QAState, ctx: AgentContext) -> list[Evidence]:
     out: list[Evidence] = []
     for clip in state.clips:
         lo, hi = clip.start - EVIDENCE_MARGIN, clip.end + EVIDENCE_MARGIN
-        inside = [Evidence(s.start, s.end, "speech", s.text.strip(), clip.score)
-                  for s in ctx.index.speech_segments if s.end >= lo and s.start <= hi]
-        inside += [Evidence(s.start, s.end, "text", s.text.strip(), clip.score)
-                   for s in ctx.index.text_spans if s.end >= lo and s.start <= hi]
+        inside = [
+            Evidence(s.start, s.end, "speech", s.text.strip(), clip.score)
+            for s in ctx.index.speech_segments
+            if s.end >= lo and s.start <= hi
+        ]
+        inside += [
+            Evidence(s.start, s.end, "text", s.text.strip(), clip.score)
+            for s in ctx.index.text_spans
+            if s.end >= lo and s.start <= hi
+        ]
         out.extend(sorted(inside, key=lambda e: e.start))
     return [e for e in out if e.text]
 
@@ -288,8 +350,10 @@ def read_crops(state: QAState, ctx: AgentContext) -> list[Evidence]:
             frame = reader.frames_at([crop.time], max_side=2160)[0]
             h, w = frame.shape[:2]
             x0, y0, x1, y1 = crop.box
-            region = frame[int(y0 * h): max(int(y1 * h), int(y0 * h) + 8),
-                           int(x0 * w): max(int(x1 * w), int(x0 * w) + 8)]
+            region = frame[
+                int(y0 * h) : max(int(y1 * h), int(y0 * h) + 8),
+                int(x0 * w) : max(int(x1 * w), int(x0 * w) + 8),
+            ]
             for line in screen_lines(ocr.read(region)):
                 found.append(Evidence(crop.time, crop.time, "text", line, 1.0))
     return found
@@ -306,13 +370,28 @@ def _dedupe(items: list[Evidence]) -> list[Evidence]:
     return out
 
 
-def _answer_with_vlm(vlm: Any, state: QAState, ctx: AgentContext, evidence: list[Evidence],
-                     notes: list[str], trace: list[dict[str, Any]]) -> Answer:
+def _answer_with_vlm(
+    vlm: Any,
+    state: QAState,
+    ctx: AgentContext,
+    evidence: list[Evidence],
+    notes: list[str],
+    trace: list[dict[str, Any]],
+) -> Answer:
     """The VLM sees the allocated frames and crops, compressed to the budget."""
     from .vlm_answer import answer_with_vlm
 
-    return answer_with_vlm(vlm, ctx.video, state.question, state.options, state.allocation,
-                           evidence, ctx.settings, notes, trace)
+    return answer_with_vlm(
+        vlm,
+        ctx.video,
+        state.question,
+        state.options,
+        state.allocation,
+        evidence,
+        ctx.settings,
+        notes,
+        trace,
+    )
 
 
 # --------------------------------------------------------------------------- reflect
@@ -327,11 +406,19 @@ def reflect(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             new_queries.append(option)
     if state.answer is not None and not state.options:
         new_queries.append(" ".join(words(state.question)[:6]))
-    return {"step": state.step + 1, "reach": state.reach + 1,
-            "zoom_depth": min(2, state.zoom_depth + 1), "extra_queries": new_queries,
-            "trace": [{"why": f"confidence {state.answer.confidence if state.answer else 0:.2f}"
-                              f" < {ctx.options.confidence_threshold}",
-                       "extra_queries": new_queries}]}
+    return {
+        "step": state.step + 1,
+        "reach": state.reach + 1,
+        "zoom_depth": min(2, state.zoom_depth + 1),
+        "extra_queries": new_queries,
+        "trace": [
+            {
+                "why": f"confidence {state.answer.confidence if state.answer else 0:.2f}"
+                f" < {ctx.options.confidence_threshold}",
+                "extra_queries": new_queries,
+            }
+        ],
+    }
 
 
 def should_look_again(state: QAState, runtime: Runtime[AgentContext]) -> str:

@@ -25,14 +25,29 @@ def graph() -> Any:
     return _GRAPH
 
 
-def answer_agent(video: Path, index: Any, question: str, options: Sequence[str] | None,
-                 models: Models, settings: Settings,
-                 progress: Callable[[str, float, float], None] | None = None) -> Answer:
+def answer_agent(
+    video: Path,
+    index: Any,
+    question: str,
+    options: Sequence[str] | None,
+    models: Models,
+    settings: Settings,
+    progress: Callable[[str, float, float], None] | None = None,
+) -> Answer:
     """Plan, retrieve key clips, spend the budget, answer, and look again while unsure."""
-    ctx = AgentContext(video=video, index=index, models=models, settings=settings,
-                       options=AgentOptions.from_settings(settings), progress=progress)
-    final = graph().invoke(QAState(question=question, options=list(options) if options else None),
-                           context=ctx, config={"recursion_limit": 10 + 6 * ctx.options.max_steps})
+    ctx = AgentContext(
+        video=video,
+        index=index,
+        models=models,
+        settings=settings,
+        options=AgentOptions.from_settings(settings),
+        progress=progress,
+    )
+    final = graph().invoke(
+        QAState(question=question, options=list(options) if options else None),
+        context=ctx,
+        config={"recursion_limit": 10 + 6 * ctx.options.max_steps},
+    )
     state = QAState(**final) if isinstance(final, dict) else final
     answer = state.answer
     assert answer is not None
@@ -49,8 +64,9 @@ def _usage(state: QAState, settings: Settings) -> dict[str, Any]:
             seconds[node] = round(seconds.get(node, 0.0) + entry.get("seconds", 0.0), 3)
     allocation = state.allocation
     frames = [t for plan in (allocation.frames if allocation else []) for t in plan.times]
-    vlm_tokens = next((e["visual_tokens"] for e in reversed(state.trace)
-                       if "visual_tokens" in e), 0)
+    vlm_tokens = next(
+        (e["visual_tokens"] for e in reversed(state.trace) if "visual_tokens" in e), 0
+    )
     return {
         "strategy": "agent",
         "steps": state.step + 1,

@@ -12,9 +12,17 @@ from .evidence import attribute
 from .state import Allocation
 
 
-def answer_with_vlm(vlm: Any, video: Path, question: str, options: Sequence[str] | None,
-                    allocation: Allocation, evidence: list[Evidence], settings: Settings,
-                    notes: list[str], trace: list[dict[str, Any]]) -> Answer:
+def answer_with_vlm(
+    vlm: Any,
+    video: Path,
+    question: str,
+    options: Sequence[str] | None,
+    allocation: Allocation,
+    evidence: list[Evidence],
+    settings: Settings,
+    notes: list[str],
+    trace: list[dict[str, Any]],
+) -> Answer:
     """Decode each clip's frames at its allocated size, add crops, ask ``vlm`` within budget."""
     from ..tools.video import open_video
     from ..tools.vlm import VisualClip
@@ -28,18 +36,31 @@ def answer_with_vlm(vlm: Any, video: Path, question: str, options: Sequence[str]
             frame = reader.frames_at([crop.time], max_side=2160)[0]
             h, w = frame.shape[:2]
             x0, y0, x1, y1 = crop.box
-            region = frame[int(y0 * h): max(int(y1 * h), int(y0 * h) + 16),
-                           int(x0 * w): max(int(x1 * w), int(x0 * w) + 16)]
+            region = frame[
+                int(y0 * h) : max(int(y1 * h), int(y0 * h) + 16),
+                int(x0 * w) : max(int(x1 * w), int(x0 * w) + 16),
+            ]
             clips.append(VisualClip(frames=[_fit(region, crop.side)], timestamps=[crop.time]))
     result = vlm.answer(clips, question, options, evidence=evidence, budget=allocation.tokens)
-    trace.append({"step": "answer", "mode": "vlm", "visual_tokens": result.visual_tokens,
-                  "visual_tokens_before": result.visual_tokens_before,
-                  "compressor": result.compressor, "probabilities": result.probabilities,
-                  "vlm_seconds": result.seconds})
-    confidence = (max(result.probabilities.values()) if result.probabilities else 0.5)
-    return Answer(text=result.text, choice=result.choice, confidence=float(confidence),
-                  evidence=attribute(evidence, question, result.text),
-                  usage={"text_tokens": result.prompt_tokens - result.visual_tokens})
+    trace.append(
+        {
+            "step": "answer",
+            "mode": "vlm",
+            "visual_tokens": result.visual_tokens,
+            "visual_tokens_before": result.visual_tokens_before,
+            "compressor": result.compressor,
+            "probabilities": result.probabilities,
+            "vlm_seconds": result.seconds,
+        }
+    )
+    confidence = max(result.probabilities.values()) if result.probabilities else 0.5
+    return Answer(
+        text=result.text,
+        choice=result.choice,
+        confidence=float(confidence),
+        evidence=attribute(evidence, question, result.text),
+        usage={"text_tokens": result.prompt_tokens - result.visual_tokens},
+    )
 
 
 def _fit(image: Any, side: int) -> Any:

@@ -1,0 +1,228 @@
+"""The agent's routing and budget with scripted fake models (no real model runs here)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from viewfinder.agent.budget import BudgetOptions, ZoomTarget, allocate, tokens_for
+from viewfinder.agent.run import answer_agent
+from viewfinder.agent.state import KeyClip
+from viewfinder.indexes.fusion import Hit
+from viewfinder.runtime import Models
+from viewfinder.settings import Settings
+from viewfinder.tools.llm import Generation
+
+
+class ScriptedLLM:
+    """Returns scripted option probabilities, one entry per call; records the prompts."""
+
+    n_ctx = 4096
+
+    def __init__(self, choices: list[dict[str, float]], plan_text: str = "") -> None:
+        self.choices = list(choices)
+        self.plan_text = plan_text
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def choose(self, system, user, letters, assistant_prefix=""):
+        self.prompts.append(user)
+        probs = self.choices.pop(0) if len(self.choices) > 1 else self.choices[0]
+        return {k: probs.get(k, 0.0) for k in letters}
+
+    def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
+        self.prompts.append(user)
+        return Generation(self.plan_text, len(user.split()), 5, -0.1, 0.01)
+
+
+@dataclass
+class Info:
+    path: Path = Path("/videos/talk.mp4")
+    duration: float = 600.0
+    width: int = 1280
+    height: int = 720
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Span:
+    start: float
+    end: float
+    text: str
+    box: tuple = (100.0, 600.0, 400.0, 630.0)
+    score: float = 0.9
+
+
+@dataclass
+class Shot:
+    start: float
+    end: float
+
+
+@dataclass
+class FakeIndex:
+    """An index over a 10-minute talk: one speech segment or text line every 20 seconds."""
+
+    info: Info = field(default_factory=Info)
+    available: dict = field(
+        default_factory=lambda: {
+            "speech": "ok",
+            "text": "ok",
+            "visual": "no CLIP weights installed",
+        }
+    )
+    queries: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.clips = [Shot(t, t + 10.0) for t in range(0, 600, 10)]
+        self.speech_segments = [
+            Segment(t, t + 4, f"topic number {t // 20} is discussed") for t in range(0, 600, 20)
+        ]
+        self.speech_segments[15] = Segment(300, 304, "the meeting moved to thursday")
+        self.text_spans = [Span(t + 10, t + 14, f"slide {t // 20}") for t in range(0, 600, 20)]
+
+    def _search(self, modality, items, query, k):
+        self.queries.append((modality, query, k))
+        words = set(query.lower().split())
+        scored = sorted(items, key=lambda s: -len(words & set(s.text.lower().split())))
+        return [
+            Hit(s.start, s.end, modality, s.text, 1.0 / (r + 1), r, f"{modality}:fake")
+            for r, s in enumerate(scored[:k])
+        ]
+
+    def search_speech(self, query, k=10):
+        return self._search("speech", self.speech_segments, query, k)
+
+    def search_text(self, query, k=10):
+        return self._search("text", self.text_spans, query, k)
+
+    def search_visual(self, query, k=10):
+        raise AssertionError("the visual index is unavailable and must not be searched")
+
+
+OPTIONS = ["Monday", "Thursday", "Friday", "Sunday"]
+
+
+def _run(index, llm, **settings):
+    settings.setdefault("llm", "scripted")
+    s = Settings(ocr=None, vlm=None, **settings)
+    models = Models(s)
+    models.use("llm", llm)
+    return answer_agent(
+        index.info.path, index, "When was the meeting moved to?", OPTIONS, models, s
+    )
+
+
+def test_confident_answer_stops_after_one_look():
+    """A confident first answer ends the loop: one step, the supported option chosen."""
+    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9, "A": 0.1}]))
+    assert ans.usage["steps"] == 1 and ans.choice == "B" and ans.text == "Thursday"
+    assert any(300 <= e.start <= 304 for e in ans.evidence)
+
+
+def test_loop_ends_within_max_steps():
+    """Never confident: the agent stops after max_steps answers, not before, not after."""
+    llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
+    ans = _run(FakeIndex(), llm, max_steps=3)
+    answers = [t for t in ans.trace if t.get("node") == "answer"]
+    assert ans.usage["steps"] == 3 and len(answers) == 3
+
+
+def test_low_confidence_triggers_a_wider_second_look():
+    """An unsure answer makes the agent search again with more results and new sub-queries."""
+    index = FakeIndex()
+    llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.95, "A": 0.05}])
+    ans = _run(index, llm)
+    assert ans.usage["steps"] == 2 and ans.choice == "B"
+    clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"]
+    assert len(clips) == 2 and len(clips[1]) > len(clips[0])
+    ks = [k for _, _, k in index.queries]
+    assert ks[0] < ks[-1]  # the second look asks each index for more results
+    # The second look searches the options' own words.
+    assert any(q == "Thursday" for _, q, _ in index.queries)
+    assert "Thursday" in [t for t in ans.trace if t.get("node") == "reflect"][0]["extra_queries"]
+
+
+def test_no_reflect_answers_once():
+    """The --no-reflect ablation answers once even when unsure."""
+    ans = _run(FakeIndex(), ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.4}]), flags=("no-reflect",))
+    assert ans.usage["steps"] == 1
+
+
+def test_missing_index_is_skipped_and_reported():
+    """No CLIP weights: retrieval skips the visual index, the trace and notes say why."""
+    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9}]))
+    retrieve = [t for t in ans.trace if t.get("node") == "retrieve"][0]
+    assert retrieve["skipped"] == {"visual": "no CLIP weights installed"}
+    assert any("visual index unavailable: no CLIP weights installed" in n for n in ans.notes)
+
+
+@pytest.mark.parametrize("budget", [16, 64, 100, 256, 1000, 4096])
+def test_agent_never_exceeds_the_budget(budget):
+    """Planned visual tokens stay within the budget whatever it is."""
+    ans = _run(FakeIndex(), ScriptedLLM([{"A": 0.3, "B": 0.3}]), budget=budget, max_steps=3)
+    assert 0 < ans.usage["visual_tokens_planned"] <= budget
+    for entry in ans.trace:
+        if "allocation" in entry:
+            assert entry["allocation"]["tokens"] <= budget
+
+
+def test_frames_not_clips_takes_one_frame_per_clip():
+    """The frame-selection ablation spends one frame at each span's peak."""
+    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9}]), flags=("frames-not-clips",))
+    allocation = [t for t in ans.trace if "allocation" in t][-1]["allocation"]
+    assert all(len(f["times"]) == 1 for f in allocation["frames"])
+
+
+def test_plan_from_llm_lines_is_used():
+    """A well-formed plan from the LLM becomes per-modality sub-queries searched first."""
+    index = FakeIndex()
+    llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
+    _run(index, llm)
+    assert ("speech", "meeting moved", 6) in index.queries
+    assert ("text", "agenda", 6) in index.queries
+
+
+def _clip(i: int, score: float, length: float = 10.0) -> KeyClip:
+    return KeyClip(i * 30.0, i * 30.0 + length, score, i * 30.0 + 1)
+
+
+def test_allocator_favours_the_best_clip_and_respects_budget():
+    """The top clip gets the sharpest frames; context clips fewer and smaller."""
+    clips = [_clip(0, 1.0), _clip(1, 0.3), _clip(2, 0.1)]
+    a = allocate(clips, 1024)
+    assert a.tokens <= 1024
+    top, rest = a.frames[0], a.frames[1:]
+    assert top.side == max(f.side for f in a.frames)
+    assert all(top.tokens >= f.tokens for f in rest)
+
+
+def test_allocator_zoom_crops_cost_tokens():
+    """Zoom crops take their share of the budget at full crop resolution."""
+    zoom = [ZoomTarget(3.0, (0.1, 0.8, 0.5, 0.9), "text", 1.0)]
+    a = allocate([_clip(0, 1.0)], 512, zoom, BudgetOptions(zoom_share=0.25))
+    assert len(a.crops) == 1 and a.crops[0].tokens == tokens_for(512)
+    assert a.tokens <= 512
+
+
+def test_allocator_random_inputs_never_overspend():
+    """Property check over random clip sets, budgets and zoom targets."""
+    rng = random.Random(0)
+    for _ in range(300):
+        clips = [_clip(i, rng.random(), rng.uniform(0.5, 30)) for i in range(rng.randint(1, 12))]
+        zoom = [ZoomTarget(1.0, (0, 0, 1, 1), "z", rng.random()) for _ in range(rng.randint(0, 5))]
+        budget = rng.randint(0, 5000)
+        a = allocate(clips, budget, zoom)
+        assert a.tokens <= budget
+        assert sum(f.tokens for f in a.frames) + sum(c.tokens for c in a.crops) == a.tokens
