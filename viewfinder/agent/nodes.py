@@ -268,7 +268,8 @@ def zoom_targets(state: QAState, ctx: AgentContext) -> list[ZoomTarget]:
                 min(1.0, (x1 + pad_x) / info.width),
                 min(1.0, (y1 + pad_y) / info.height),
             )
-            t = min(max(span.start, clip.start), clip.end)
+            # The last moment the line is visible: typed text is complete by then.
+            t = max(min(span.end - 0.1, clip.end), clip.start, span.start)
             targets.append(
                 ZoomTarget(t, box, f"text: {span.text[:40]}", (overlap + 0.5) / (1 + rank))
             )
