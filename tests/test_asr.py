@@ -139,6 +139,16 @@ def test_video_without_audio_track_gives_no_segments(caplog: pytest.LogCaptureFi
     assert transcriber._model is None
 
 
+def test_noise_without_speech_gives_no_segments_and_skips_whisper() -> None:
+    """Ten seconds of faint noise yield [] from the bundled Silero VAD (offline), no Whisper."""
+    transcriber = load_asr("whisper-tiny.en")
+    seen: list[float] = []
+    noise = with_noise_floor(np.zeros(10 * asr.SAMPLE_RATE, dtype=np.float32))
+    assert transcriber.transcribe(noise, progress=seen.append) == []
+    assert seen == [1.0]
+    assert transcriber._model is None
+
+
 # --------------------------------------------------------------------------- real models
 
 
@@ -177,6 +187,20 @@ def test_every_registered_model_transcribes_a_prompt(name: str) -> None:
     segments = transcriber.transcribe(SPEECH / "vm-newpassword.wav")
     print(f"\n{name}: load {transcriber.load_seconds:.2f} s")
     assert word_error_rate(reference, " ".join(s.text for s in segments)) <= 0.2
+
+
+@needs_media
+@pytest.mark.slow
+def test_music_intro_gives_no_phantom_words(base: asr.Transcriber) -> None:
+    """A narrated explainer's 7 s music intro yields no text; the first line is read right."""
+    from viewfinder.tools.video import load_audio
+
+    audio = load_audio(MEDIA / "wanna_work_together.mp4")
+    assert audio is not None
+    segments = base.transcribe(audio[: 20 * asr.SAMPLE_RATE])
+    assert segments, "the narration was not transcribed"
+    assert segments[0].start >= 5.0, f"phantom words over the music: {segments[0]}"
+    assert "share your creativity" in " ".join(normalize_words(segments[0].text))
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,9 @@ class AsrOptions:
     # window (fewer 30 s encoder passes); longer silences start a new clip so no word can
     # be timed across them.
     merge_gap_seconds: float = 2.0
+    # Segments in which every word is less likely than this are dropped: over music Whisper
+    # "hears" a lone "You" with word probability ~0.01 (seen on a narrated explainer's intro).
+    min_word_probability: float = 0.1
 
 
 class Transcriber:
@@ -171,18 +174,18 @@ class Transcriber:
             if progress:
                 progress(1.0)
             return []
-        self.load()
         opts = self.options
         started = time.perf_counter()
         duration = len(waveform) / SAMPLE_RATE
         clips: str | list[float] = "0"  # faster-whisper's spelling of "the whole audio"
         if opts.vad:
             clips = speech_clips(waveform, opts.vad_min_silence_ms, opts.merge_gap_seconds)
-            if not clips:
+            if not clips:  # checked before loading Whisper: silence costs only the VAD pass
                 logger.info("No speech detected in %.1f s of audio", duration)
                 if progress:
                     progress(1.0)
                 return []
+        self.load()
         raw_segments, info = self._model.transcribe(
             waveform,
             language=opts.language,
@@ -194,7 +197,7 @@ class Transcriber:
         )
         segments: list[Segment] = []
         for raw in raw_segments:  # a generator: decoding happens as we iterate
-            segments.extend(_convert(raw, opts.max_segment_seconds))
+            segments.extend(_convert(raw, opts.max_segment_seconds, opts.min_word_probability))
             if progress:
                 progress(min(1.0, float(raw.end) / duration))
         if progress:
@@ -291,7 +294,7 @@ def _as_waveform(audio: np.ndarray | str | Path) -> np.ndarray | None:
 # --------------------------------------------------------------------------- segments
 
 
-def _convert(raw: Any, max_seconds: float) -> list[Segment]:
+def _convert(raw: Any, max_seconds: float, min_probability: float) -> list[Segment]:
     """faster-whisper segment -> our segments, tightened to words and split if long."""
     words = tuple(
         Word(float(w.start), float(w.end), w.word, float(w.probability))
@@ -302,6 +305,9 @@ def _convert(raw: Any, max_seconds: float) -> list[Segment]:
     if not words:
         text = raw.text.strip()
         return [Segment(float(raw.start), float(raw.end), text, (), *meta)] if text else []
+    if max(w.probability for w in words) < min_probability:
+        logger.debug("Dropped unlikely segment %r at %.1f s (hallucination)", raw.text, raw.start)
+        return []
     return [_from_words(piece, *meta) for piece in split_words(words, max_seconds)]
 
 
