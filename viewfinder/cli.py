@@ -76,14 +76,29 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="TOKENS",
-        help="visual-token budget for the answering model (default: %(default)s = "
-        "settings default 1024)",
+        help="visual-token budget for the answering model (default: 1024)",
     )
     p.add_argument(
         "--strategy",
-        choices=["uniform"],
+        choices=["agent", "uniform"],
         default=None,
-        help="answering strategy (default: uniform)",
+        help="answering strategy (default: agent; uniform is the baseline)",
+    )
+    for flag, what in (
+        ("no-plan", "search with the question as is"),
+        ("no-reflect", "answer once, never look again"),
+        ("frames-not-clips", "lone frames at peaks instead of key clips"),
+        ("no-zoom", "no full-resolution crops"),
+    ):
+        p.add_argument(
+            f"--{flag}", dest="flags", action="append_const", const=flag, help=f"ablation: {what}"
+        )
+    p.add_argument("--max-steps", type=int, default=None, help="agent look-again limit (3)")
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="OUT.png|OUT.html",
+        help="draw the timeline: relevance, chosen clips, zoom crops, evidence",
     )
     p.add_argument("--frames", type=int, default=None, help="frames sampled for screen text")
     p.add_argument(
@@ -95,6 +110,12 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         "--vlm",
         default=None,
         help="VLM name or local directory (default: use one only if installed)",
+    )
+    p.add_argument(
+        "--compressor",
+        choices=["pool", "diversity", "attention", "temporal"],
+        default=None,
+        help="VLM visual-token compressor (default: diversity)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -115,6 +136,9 @@ def run_ask(args: argparse.Namespace) -> int:
             "asr": args.asr,
             "ocr": args.ocr,
             "vlm": args.vlm,
+            "compressor": args.compressor,
+            "max_steps": args.max_steps,
+            "flags": tuple(args.flags) if args.flags else None,
         }.items()
         if v is not None
     }
@@ -124,6 +148,11 @@ def run_ask(args: argparse.Namespace) -> int:
         answer = qa.ask(args.video, args.question, args.option, progress=bars)
     finally:
         bars.close()
+    if args.explain:
+        from .agent.explain import explain
+
+        index = qa.index(args.video) if qa.settings.strategy == "agent" else None
+        explain(answer, args.video, args.explain, index=index, question=args.question)
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
         return 0
@@ -186,7 +215,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     parser = argparse.ArgumentParser(
         prog="viewfinder",
         description="Answer questions about long videos, with evidence.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     handlers: dict[str, Callable[..., int]] = {}
@@ -231,7 +260,7 @@ def ask_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ask",
         description="Answer a question about a video, with timestamped evidence.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_ask_arguments(parser)
     args = parser.parse_args(argv)

@@ -107,7 +107,13 @@ class Models:
                 continue
             from .tools.vlm import load_vlm
 
-            return load_vlm(name, budget=s.budget, threads=s.threads)
+            return load_vlm(
+                name,
+                compressor=s.compressor,
+                budget=s.budget,
+                threads=s.threads,
+                cache_dir=s.cache_root,
+            )
         self._resolved.pop("vlm", None)
         return self._disable(
             "vlm",

@@ -39,6 +39,9 @@ class Settings:
     clip: str | None = "ViT-B-32/laion2b_s34b_b79k"
     # None = use a VLM only if one is installed; never a random-weight model.
     vlm: str | None = None
+    # Visual-token compressor between the VLM's encoder and its language model:
+    # "pool", "diversity", "attention" or "temporal".
+    compressor: str = "diversity"
     # Spoken language for ASR (None = detect).
     language: str | None = None
     # CPU threads per model; 2 matches this project's reference machine.
