@@ -78,7 +78,7 @@ def engine(request: pytest.FixtureRequest) -> ocr.OcrEngine:
 
 @pytest.fixture(scope="module")
 def fine_lines(engine: ocr.OcrEngine, listing_frame: np.ndarray) -> list[TextBox]:
-    """The coarse-to-fine reading of the listing frame (shared: EasyOCR takes seconds)."""
+    """The coarse-to-fine reading of the listing frame."""
     return engine.read_fine(listing_frame, detect_max_side=640)
 
 
@@ -129,9 +129,9 @@ def test_bad_image_raises_a_clear_error(rapid: ocr.OcrEngine, bad: object) -> No
 
 
 @pytest.mark.slow
-def test_reads_title_and_listing(fine_lines: list[TextBox]) -> None:
+def test_reads_title_and_listing(engine: ocr.OcrEngine, listing_frame: np.ndarray) -> None:
     """Every engine reads the title "Hello world..." where it is, and the `ls` listing."""
-    lines = fine_lines
+    lines = engine.read(listing_frame)
     texts = [normalize_text(line.text) for line in lines]
     title = [b for b in lines if "hello world" in normalize_text(b.text)]
     assert title, texts
