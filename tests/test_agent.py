@@ -226,3 +226,15 @@ def test_allocator_random_inputs_never_overspend():
         a = allocate(clips, budget, zoom)
         assert a.tokens <= budget
         assert sum(f.tokens for f in a.frames) + sum(c.tokens for c in a.crops) == a.tokens
+
+
+def test_uniform_allocation_fits_the_budget():
+    """The baseline shows all frames at the largest affordable size, or thins them evenly."""
+    from viewfinder.agent.budget import uniform_allocation
+
+    times = [float(t) for t in range(32)]
+    roomy = uniform_allocation(times, 4096)
+    assert roomy.frames[0].side == 512 and len(roomy.frames[0].times) == 32
+    tight = uniform_allocation(times, 256)
+    assert tight.tokens <= 256 and len(tight.frames[0].times) == 16
+    assert tight.frames[0].times[0] == 0.0 and tight.frames[0].times[-1] == 30.0

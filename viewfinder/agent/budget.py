@@ -143,3 +143,21 @@ def _times(clip: KeyClip, n: int, at_peak: bool) -> list[float]:
         return [round(clip.peak, 3)]
     step = (clip.end - clip.start) / n
     return [round(clip.start + step * (i + 0.5), 3) for i in range(n)]
+
+
+def uniform_allocation(times: Sequence[float], budget: int) -> Allocation:
+    """All of ``times`` as one clip at the largest size the budget affords (the baseline).
+
+    When even the smallest size is too dear, frames are thinned evenly to fit.
+    """
+    times = list(times)
+    for side in RESOLUTIONS:
+        if len(times) * tokens_for(side) <= budget:
+            break
+    else:
+        side = RESOLUTIONS[-1]
+        keep = max(1, budget // tokens_for(side))
+        step = len(times) / keep
+        times = [times[int(i * step)] for i in range(keep)]
+    plan = FramePlan(0, times, side, len(times) * tokens_for(side))
+    return Allocation(frames=[plan], crops=[], tokens=plan.tokens, budget=budget)

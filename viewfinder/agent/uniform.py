@@ -68,7 +68,14 @@ def answer_uniform(
 
     evidence = [*speech, *screen_text]
     t0 = time.perf_counter()
-    answer = answer_from_text(question, options, evidence, models, notes, trace, thin="even")
+    vlm = models.get("vlm")
+    visual_tokens = 0
+    if vlm is not None:
+        answer, visual_tokens = _answer_with_vlm(
+            vlm, video, times, question, options, evidence, settings, notes, trace
+        )
+    else:
+        answer = answer_from_text(question, options, evidence, models, notes, trace, thin="even")
     seconds["answer"] = time.perf_counter() - t0
 
     answer.usage.update(
@@ -76,7 +83,7 @@ def answer_uniform(
             "strategy": "uniform",
             "frames": len(times),
             "frame_size": list(frame_size) if frame_size else None,
-            "visual_tokens": 0,  # no VLM looked at the frames
+            "visual_tokens": visual_tokens,  # 0 when no VLM looked at the frames
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
     )
@@ -173,3 +180,31 @@ def screen_lines(boxes: Sequence[Any]) -> list[str]:
         if text.strip():
             lines.append(text.strip())
     return lines
+
+
+def _answer_with_vlm(
+    vlm: Any,
+    video: Path,
+    times: Sequence[float],
+    question: str,
+    options: Sequence[str] | None,
+    evidence: list[Evidence],
+    settings: Settings,
+    notes: list[str],
+    trace: list[dict[str, Any]],
+) -> tuple[Answer, int]:
+    """The evenly sampled frames, at the largest size the budget affords, seen by the VLM."""
+    from .budget import uniform_allocation
+    from .vlm_answer import answer_with_vlm
+
+    allocation = uniform_allocation(times, settings.budget)
+    shown = sum(len(f.times) for f in allocation.frames)
+    if shown < len(times):
+        notes.append(
+            f"the budget of {settings.budget} visual tokens affords {shown} of "
+            f"{len(times)} sampled frames; the VLM saw every {len(times) // max(1, shown)}th"
+        )
+    answer = answer_with_vlm(
+        vlm, video, question, options, allocation, evidence, settings, notes, trace
+    )
+    return answer, int(trace[-1].get("visual_tokens", 0))
