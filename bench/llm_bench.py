@@ -40,13 +40,15 @@ def long_context(llm, target_tokens: int, tag: str) -> str:
     return "\n".join(lines)
 
 
-def bench(name: str, backend: str, tokens: int, repeats: int) -> dict[str, float] | None:
+def bench(
+    name: str, backend: str, tokens: int, repeats: int, threads: int
+) -> dict[str, float] | None:
     try:
         path = resolve("llm", name).path
     except ModelNotInstalledError as e:
         print(f"skip {name}: {e}")
         return None
-    options = LLMOptions(n_ctx=max(4096, tokens + 512))
+    options = LLMOptions(n_ctx=max(4096, tokens + 512), threads=threads)
     loads, prompt_rates, gen_rates, cold, warm = [], [], [], [], []
     for run in range(repeats):
         llm = ALL_BACKENDS[backend](path, options, name)
@@ -90,10 +92,12 @@ def main() -> None:
     parser.add_argument("--backend", default="llama.cpp", choices=sorted(ALL_BACKENDS))
     parser.add_argument("--tokens", type=int, default=1500, help="length of the long prompt")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per model")
     args = parser.parse_args()
     header = (
         "model",
         "backend",
+        "threads",
         "load s",
         "prompt tok",
         "prompt tok/s",
@@ -104,11 +108,11 @@ def main() -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name in args.models:
-        row = bench(name, args.backend, args.tokens, args.repeats)
+        row = bench(name, args.backend, args.tokens, args.repeats, args.threads)
         if row is None:
             continue
         print(
-            f"| {name} | {args.backend} | {row['load_s']:.2f} | {row['prompt_tokens']} | "
+            f"| {name} | {args.backend} | {args.threads} | {row['load_s']:.2f} | {row['prompt_tokens']} | "
             f"{row['prompt_tok_s']:.0f} | {row['gen_tok_s']:.1f} | {row['choose_cold_s']:.2f} | "
             f"{row['choose_warm_s']:.2f} |",
             flush=True,
