@@ -91,6 +91,7 @@ def main() -> None:
     first_seen: dict[str, float] = {}
     last_seen: dict[str, float] = {}
     lock = threading.Lock()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
 
     def progress(stage: str, done: float, total: float) -> None:
@@ -103,6 +104,8 @@ def main() -> None:
         video, settings, progress, options=IndexOptions(overlap=not args.no_overlap)
     )
     total = time.perf_counter() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     t0 = time.perf_counter()
     index_video(video, settings)
     reload = time.perf_counter() - t0
@@ -126,6 +129,16 @@ def main() -> None:
         f"real-time factor: {total / info.duration:.3f}  "
         f"(60-min projection: {total / info.duration * 3600 / 60:.1f} min)"
     )
+    print(
+        f"CPU seconds (all threads): {cpu:.0f}  -> CPU-time factor {cpu / info.duration:.3f}; "
+        f"on 2 idle cores the wall time is at least {cpu / 2:.0f} s "
+        f"(60-min projection >= {cpu / 2 / info.duration * 60:.1f} min)"
+    )
+    with open("/proc/loadavg") as f:
+        print(
+            f"load average at the end: {f.read().split()[:3]} (wall times are only "
+            "meaningful on an idle machine)"
+        )
     print(f"peak RSS: {peak_rss_mb():.0f} MB   reload: {reload:.2f} s")
     print(
         f"clips {len(handle.clips)}, speech segments {len(handle.speech_segments)}, "

@@ -291,7 +291,7 @@ class _Builder:
                 self.settings.asr,
                 {
                     "format": 1,
-                    "asr_options": asdict(self._asr_options()),
+                    "asr_options": _result_params(self._asr_options()),
                     "speech": asdict(self.options.speech),
                     "embedder": embed,
                 },
@@ -305,7 +305,7 @@ class _Builder:
                 self.settings.ocr,
                 {
                     "format": 1,
-                    "ocr_options": asdict(self._ocr_options()),
+                    "ocr_options": _result_params(self._ocr_options()),
                     "screen_text": asdict(self.options.screen_text),
                     "embedder": embed,
                     "shots": shots,
@@ -617,6 +617,12 @@ class _Builder:
             dict(self.seconds),
             self.settings,
         )
+
+
+def _result_params(options: Any) -> dict[str, Any]:
+    """Options that change results; thread counts only change speed, so they stay out of
+    recipes (a different core count must not rebuild an index)."""
+    return {k: v for k, v in asdict(options).items() if k != "threads"}
 
 
 def _load_clips(directory: Path) -> list[Clip]:
