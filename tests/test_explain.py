@@ -232,3 +232,85 @@ def test_unknown_suffix_raises_typed_error_with_fix(tmp_path):
         explain(agent_answer(), VIDEO, tmp_path / "why.jpg")
     assert isinstance(info.value, ViewfinderError) and isinstance(info.value, ValueError)
     assert not (tmp_path / "why.jpg").exists()
+
+
+class ScriptedLLM:
+    """Unsure at the first look, sure at the second; plans nothing (rule sub-queries)."""
+
+    n_ctx = 4096
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def choose(self, system, user, letters, assistant_prefix=""):
+        self.calls += 1
+        probs = {"A": 0.45, "B": 0.55} if self.calls == 1 else {"A": 0.05, "B": 0.95}
+        return {k: probs.get(k, 0.0) for k in letters}
+
+    def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
+        from viewfinder.tools.llm import Generation
+
+        return Generation("", len(user.split()), 1, -0.1, 0.01)
+
+
+@dataclass
+class Line:
+    start: float
+    end: float
+    text: str
+    box: tuple = (400.0, 130.0, 850.0, 200.0)
+    score: float = 0.9
+
+
+@dataclass
+class Shot:
+    start: float
+    end: float
+
+
+@dataclass
+class Info:
+    path: Path = VIDEO
+    duration: float = 8.3
+    width: int = 1280
+    height: int = 720
+
+
+class GraphIndex(FakeIndex):
+    """The fake index with the attributes the agent's nodes read."""
+
+    def __init__(self) -> None:
+        super().__init__(info=Info())
+        self.clips = [Shot(0.0, 2.5), Shot(2.5, 5.5), Shot(5.5, 8.3)]
+        self.speech_segments = [Line(2.0, 4.5, "now I will list the user directory")]
+        self.text_spans = [
+            Line(0.2, 8.3, "Hello world...", (480.0, 10.0, 810.0, 70.0)),
+            Line(6.0, 8.3, "bin include lib64 local share usr"),
+        ]
+
+
+@needs_video
+def test_a_real_agent_run_is_drawn(tmp_path):
+    """The graph's own trace (two looks, clips, budget, crops) is drawn and listed in the page."""
+    pytest.importorskip("langgraph", reason="the agent needs the 'agent' extra")
+    from viewfinder.agent.run import answer_agent
+    from viewfinder.runtime import Models
+    from viewfinder.settings import Settings
+
+    settings = Settings(ocr=None, vlm=None, llm="scripted")
+    models = Models(settings)
+    models.use("llm", ScriptedLLM())
+    question = "Which directory is listed?"
+    ans = answer_agent(VIDEO, GraphIndex(), question, ["/home", "/usr"], models, settings)
+    view = read_trace(ans, 8.3)
+    assert view.steps == 2 and view.clips and view.frames and view.crops
+
+    fig = render_figure(ans, VIDEO, index=GraphIndex(), question=question)
+    labels = {ax.get_label() for ax in fig.axes}
+    assert {"relevance", "frames", "evidence", "crop 0"} <= labels
+    page = explain(ans, VIDEO, tmp_path / "run.html", question=question).read_text()
+    assert page.count("<details>") == len(ans.trace) + 1  # each step, and the usage
+    assert "reflect" in page and "(B) /usr" in page

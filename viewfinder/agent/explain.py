@@ -45,6 +45,8 @@ CURVE_BINS = 600
 MAX_THUMBNAILS = 6
 # Thumbnail slots at least (fewer crops are centred, so one crop is not drawn huge).
 THUMB_SLOTS = 4
+# Inches between the time axis and the thumbnails (connecting lines and two title lines).
+THUMB_GAP = 0.9
 # Most evidence items given a text label on the timeline (all get a marker).
 MAX_LABELS = 8
 SUFFIXES = (".png", ".html", ".htm")
@@ -187,7 +189,8 @@ def relevance_curves(
     With ``index``: for every sub-query (the question, the plan's and reflection's queries) the
     reciprocal-rank score of each hit covers its time range; a bin keeps the best hit of each
     query and the queries add up, as fusion does. 1.0 = the top hit of every sub-query.
-    Without: the answer's evidence and the key clips' modality scores, scaled to the best.
+    Without: the answer's evidence (1.0 for the first item down to 0.5 for the last) and the
+    key clips' modality scores when the trace has them, scaled to the best.
 
     Returns:
         ``(edges, curves)``: bin edges in seconds (n + 1) and modality -> n values. Modalities
@@ -219,9 +222,10 @@ def relevance_curves(
                 curves[modality] = total / len(queries)
         return edges, curves
     raw = {m: np.zeros(n) for m in MODALITIES}
-    top = max([e.score for e in answer.evidence] + [0.0]) or 1.0
-    for e in answer.evidence:
-        _cover(raw[e.modality], edges, e.start, e.end, (e.score or top) / top)
+    # Evidence scores mix scales (RRF of a clip, 1.0 for a zoom read), so rank decides:
+    # the answer lists its best support first.
+    for i, e in enumerate(answer.evidence):
+        _cover(raw[e.modality], edges, e.start, e.end, 1.0 - 0.5 * i / len(answer.evidence))
     for start, end, _score, _reason, scores in view.clips:
         best = max(scores.values(), default=0.0) or 1.0
         for modality, s in scores.items():
@@ -304,13 +308,16 @@ def render_figure(
     thumbs = crop_thumbnails(video_path, view.crops)
 
     # Row heights in inches, so the timeline keeps its size whatever the crops' shapes.
-    width, header, footer = 14.0, 1.35, 0.35
-    rows = [2.6 if len(curves) > 1 else 1.4, 0.5, 1.5]
+    width, header = 14.0, 1.35
+    # Below the last row: the time axis' labels, or just a margin under the thumbnails.
+    footer = 0.15 if thumbs else 0.6
+    rows = [max(1.4, 0.95 * len(curves)), 0.5, 1.5]
     if thumbs:
         slot = width * 0.895 / max(len(thumbs), THUMB_SLOTS) * 0.88
         tallest = max(t.image.shape[0] / t.image.shape[1] for t in thumbs)
-        rows.append(min(2.8, max(0.4, slot * tallest)) + 0.9)  # + room for lines and titles
-    gaps = 0.12 * (len(rows) - 1) + 0.45  # between rows, and the time axis labels
+        thumb_height = min(2.8, max(0.4, slot * tallest))
+        rows.append(thumb_height + THUMB_GAP)
+    gaps = 0.12 * (len(rows) - 1)
     height = header + footer + sum(rows) + gaps
     fig = Figure(figsize=(width, height), dpi=100)
     grid = fig.add_gridspec(
@@ -330,9 +337,9 @@ def render_figure(
 
     _title(fig, answer, question or _question(answer), view)
     _draw_curves(ax_rel, edges, curves, index is not None)
-    _draw_clips(timeline, view)
+    _draw_clips(timeline, view, duration)
     _draw_frames(ax_frames, view)
-    _draw_evidence(ax_ev, answer, duration, fig)
+    _draw_evidence(ax_ev, answer, duration)
     for ax in timeline:
         ax.set_xlim(0, duration)
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
@@ -343,27 +350,32 @@ def render_figure(
     for ax in (ax_rel, ax_frames):
         ax.tick_params(axis="x", labelbottom=False)
 
-    legend = [Patch(color=CLIP_COLOR, alpha=0.45, label="key clip (#rank)")]
+    legend = []
+    if view.clips:
+        legend.append(Patch(color=CLIP_COLOR, alpha=0.45, label="key clip (#rank)"))
     for i, side in enumerate(sorted({s for _, s in view.frames}, reverse=True)):
         color = RESOLUTION_COLORS[min(i, len(RESOLUTION_COLORS) - 1)]
         legend.append(Line2D([], [], color=color, lw=2.5, label=f"frame {side}px"))
     if view.crops:
         legend.append(Line2D([], [], color=CROP_COLOR, marker="v", lw=0, label="zoom crop"))
-    legend.append(Line2D([], [], color=COLORS["speech"], marker="o", lw=0, label="said"))
-    legend.append(Line2D([], [], color=COLORS["text"], marker="s", lw=0, label="on screen"))
-    fig.legend(
-        handles=legend,
-        loc="lower left",
-        ncol=len(legend),
-        fontsize=9,
-        frameon=False,
-        bbox_to_anchor=(0.085, 1 - (header - 0.3) / height),
-        handlelength=1.6,
-        columnspacing=1.4,
-    )
+    shown = {e.modality for e in answer.evidence}
+    for modality, marker, name in (("speech", "o", "said"), ("text", "s", "on screen")):
+        if modality in shown:
+            legend.append(Line2D([], [], color=COLORS[modality], marker=marker, lw=0, label=name))
+    if legend:
+        fig.legend(
+            handles=legend,
+            loc="lower left",
+            ncol=len(legend),
+            fontsize=9,
+            frameon=False,
+            bbox_to_anchor=(0.085, 1 - (header - 0.3) / height),
+            handlelength=1.6,
+            columnspacing=1.4,
+        )
 
     if thumbs:
-        _draw_thumbnails(fig, grid[3], thumbs, timeline)
+        _draw_thumbnails(fig, grid[3], thumbs, timeline, thumb_height)
     return fig
 
 
@@ -391,10 +403,10 @@ def _title(fig: Any, answer: Answer, question: str, view: TraceView) -> None:
         extra.append(f"{usage.get('visual_tokens_planned', 0)}/{usage['budget']} visual tokens")
     fig.text(
         0.99,
-        1 - 0.5 / height,
+        1 - 0.92 / height,
         "  |  ".join(extra),
         fontsize=10.5,
-        va="top",
+        va="center",
         ha="right",
         color="#444444",
     )
@@ -423,32 +435,56 @@ def _draw_curves(ax: Any, edges: np.ndarray, curves: dict[str, np.ndarray], hits
         )
     ax.set_ylim(-0.05, len(lanes) * 1.25)
     ax.set_yticks([])
-    source = "index hits for the question and sub-queries" if hits else "answer evidence"
+    source = "index hits for the question and sub-queries" if hits else "the answer's evidence"
     if not curves:
         source = "no relevance signal recorded"
     ax.set_title(f"relevance over time ({source})", fontsize=9.5, loc="left", color="#555555")
 
 
-def _draw_clips(axes: Sequence[Any], view: TraceView) -> None:
-    """Shaded bands through the whole timeline, numbered by rank at the top."""
-    for rank, (start, end, _score, reason, _scores) in enumerate(view.clips, 1):
+def _draw_clips(axes: Sequence[Any], view: TraceView, duration: float) -> None:
+    """Shaded bands through the whole timeline, numbered by rank (``*`` = a neighbour)."""
+    top = axes[0]
+    per_char = _seconds_per_char(top, duration, 7.5)
+    rows: list[float] = []  # right edge (seconds) of the last label on each row
+    ranked = sorted(enumerate(view.clips, 1), key=lambda rc: rc[1][0] + rc[1][1])
+    for rank, (start, end, _score, reason, _scores) in ranked:
         for ax in axes:
             ax.axvspan(start, end, color=CLIP_COLOR, alpha=0.25, lw=0, zorder=0)
-        top = axes[0]
-        top.axvspan(start, end, ymin=0.97, ymax=1.0, color=CLIP_COLOR, lw=0)
-        label = f"clip #{rank}" + ("" if reason in ("", "retrieved") else f" ({reason})")
+        # A visible tab even for a clip a few seconds long in an hour of video.
+        centre, half = (start + end) / 2, max(end - start, 0.004 * duration) / 2
+        top.axvspan(centre - half, centre + half, ymin=0.97, ymax=1.0, color=CLIP_COLOR, lw=0)
+        label = f"#{rank}" + ("" if reason in ("", "retrieved") else "*")
+        width = (len(label) + 1) * per_char
+        left = centre - width / 2
+        row = _free_row(rows, left, left + width)
         top.text(
-            start,
-            0.955,
-            f" {label}",
+            centre,
+            0.955 - 0.075 * row,
+            label,
             transform=top.get_xaxis_transform(),
-            ha="left",
+            ha="center",
             va="top",
-            fontsize=9.5,
+            fontsize=10,
             fontweight="bold",
             color="#7a5c00",
-            clip_on=True,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
         )
+
+
+def _free_row(rows: list[float], left: float, right: float) -> int:
+    """The first label row whose last label ends before ``left`` (a new row if none)."""
+    row = next((i for i, edge in enumerate(rows) if left > edge), len(rows))
+    if row == len(rows):
+        rows.append(right)
+    rows[row] = right
+    return row
+
+
+def _seconds_per_char(ax: Any, duration: float, px_per_char: float) -> float:
+    """Seconds of timeline one character of a label covers (for placing labels apart)."""
+    fig = ax.get_figure()
+    width_px = fig.get_figwidth() * fig.dpi * ax.get_position().width
+    return duration * px_per_char / max(width_px, 1.0)
 
 
 def _draw_frames(ax: Any, view: TraceView) -> None:
@@ -473,7 +509,7 @@ def _draw_frames(ax: Any, view: TraceView) -> None:
     )
 
 
-def _draw_evidence(ax: Any, answer: Answer, duration: float, fig: Any) -> None:
+def _draw_evidence(ax: Any, answer: Answer, duration: float) -> None:
     """One row of spans per modality; the first items get labels on rows that do not overlap."""
     present = [m for m in MODALITIES if any(e.modality == m for e in answer.evidence)]
     base = {m: -0.45 * i for i, m in enumerate(present)}
@@ -483,8 +519,7 @@ def _draw_evidence(ax: Any, answer: Answer, duration: float, fig: Any) -> None:
         if e.end > e.start:
             ax.hlines(y, e.start, e.end, color=color, lw=3, alpha=0.45)
         ax.plot(e.start, y, marker=markers.get(e.modality, "o"), color=color, ms=6.5)
-    width_px = fig.get_figwidth() * fig.dpi * ax.get_position().width
-    seconds_per_char = duration * 6.0 / max(width_px, 1.0)  # about 6 px per 8 pt character
+    seconds_per_char = _seconds_per_char(ax, duration, 6.0)  # about 6 px per 8.5 pt character
     rows: list[float] = []  # right edge (seconds) of the last label on each row
     for e in sorted(answer.evidence[:MAX_LABELS], key=lambda e: e.start):
         label = textwrap.shorten(" ".join(e.text.split()), 36, placeholder="...")
@@ -492,10 +527,7 @@ def _draw_evidence(ax: Any, answer: Answer, duration: float, fig: Any) -> None:
             continue
         width = (len(label) + 3) * seconds_per_char
         left = max(0.0, min(e.start, duration - width))
-        row = next((i for i, edge in enumerate(rows) if left > edge), len(rows))
-        if row == len(rows):
-            rows.append(0.0)
-        rows[row] = left + width
+        row = _free_row(rows, left, left + width)
         y = 0.75 + 0.7 * row
         color = COLORS.get(e.modality, "#555555")
         ax.plot([e.start, e.start], [base[e.modality], y - 0.2], color=color, lw=0.7, alpha=0.8)
@@ -529,19 +561,24 @@ def _draw_evidence(ax: Any, answer: Answer, duration: float, fig: Any) -> None:
         )
 
 
-def _draw_thumbnails(fig: Any, cell: Any, thumbs: list[Thumbnail], timeline: Sequence[Any]) -> None:
+def _draw_thumbnails(
+    fig: Any, cell: Any, thumbs: list[Thumbnail], timeline: Sequence[Any], height: float
+) -> None:
     """Crops in a row under the timeline, each linked to its time by a dashed line."""
     from matplotlib.text import Annotation
 
     slots = max(len(thumbs), THUMB_SLOTS)
-    inner = cell.subgridspec(2, slots, wspace=0.12, height_ratios=[0.95, 1.0], hspace=0.0)
-    offset = (slots - len(thumbs)) // 2
+    # Half-slot columns, so an odd number of empty slots still centres the row.
+    inner = cell.subgridspec(
+        2, 2 * slots, wspace=0.24, height_ratios=[THUMB_GAP, height], hspace=0.0
+    )
+    offset = slots - len(thumbs)
     bottom = timeline[-1]
     for ax in timeline[1:]:
         for thumb in thumbs:
             ax.axvline(thumb.time, color=CROP_COLOR, lw=0.9, ls="--", alpha=0.7, zorder=1)
     for i, thumb in enumerate(thumbs):
-        ax = fig.add_subplot(inner[1, offset + i], label=f"crop {i}")
+        ax = fig.add_subplot(inner[1, offset + 2 * i : offset + 2 * i + 2], label=f"crop {i}")
         ax.imshow(thumb.image)
         ax.set_anchor("N")
         ax.set_xticks([])
@@ -549,9 +586,10 @@ def _draw_thumbnails(fig: Any, cell: Any, thumbs: list[Thumbnail], timeline: Seq
         for spine in ax.spines.values():
             spine.set_edgecolor(CROP_COLOR)
             spine.set_linewidth(2)
-        reason = textwrap.shorten(thumb.reason, 40, placeholder="...")
+        chars = int(fig.get_figwidth() * fig.dpi * 0.85 / (slots * 6.0))
+        reason = textwrap.shorten(thumb.reason, max(chars, 12), placeholder="...")
         ax.set_title(
-            f"zoom @ {_clock(thumb.time, precise=True)}  {reason}",
+            f"zoom @ {_clock(thumb.time, precise=True)}\n{reason}",
             fontsize=8.5,
             color=CROP_COLOR,
             pad=3,
