@@ -634,9 +634,10 @@ def _time_axis(ax: Any, duration: float) -> None:
 
 def _clock(seconds: float, precise: bool = False) -> str:
     """``75.3`` -> ``"01:15"`` (``"01:15.3"`` when precise; hours when the video has them)."""
-    whole = int(seconds)
+    tenths = round(seconds * 10) if precise else int(seconds) * 10
+    whole = tenths // 10
     h, m, s = whole // 3600, whole % 3600 // 60, whole % 60
-    frac = f".{int(round((seconds - whole) * 10)) % 10}" if precise else ""
+    frac = f".{tenths % 10}" if precise else ""
     return (f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}") + frac
 
 
