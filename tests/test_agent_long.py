@@ -21,7 +21,7 @@ UNIFORM_FRAMES = 32
 BUDGET = 1024
 TEXT_OPTIONS = ["Welcome to the forum.", "This is the message board.", "Sign in to post.",
                 "No new messages."]
-SPEECH_OPTIONS = ["the password", "the pin", "the mailbox number", "the phone number"]
+SPEECH_OPTIONS = ["a mailbox number", "a new password", "a conference pin", "a phone number"]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def haystack(tmp_path_factory, media_dir) -> dict:
     for name, part in (("n1", first), ("board", board), ("n2", second), ("city", city)):
         starts[name] = t
         t += media_duration(part)
-    pin = media_dir / "speech" / "conf-invalidpin.wav"
+    pin = media_dir / "speech" / "vm-newpassword.wav"
     video = lay_speech(joined, [(pin, starts["city"] + 1.0)], d / "haystack.mp4")
     duration = media_duration(video)
     return {"video": video, "duration": duration,
@@ -105,7 +105,7 @@ def test_agent_reads_screen_text_needle_uniform_misses(agent, uniform, haystack)
 def test_agent_finds_speech_needle_in_dense_speech(agent, uniform, haystack):
     """The agent answers from the announcement at its true time; the baseline's transcript
     must be thinned to fit the model, and the report says so."""
-    question = "According to the recorded announcement, what was invalid for this conference?"
+    question = "What does the recorded announcement ask the caller to enter?"
     ans = agent.ask(haystack["video"], question, SPEECH_OPTIONS)
     assert ans.choice == "B"
     assert _in(ans.evidence, haystack["pin"], "speech")

@@ -27,7 +27,7 @@ CLIPS = [
     ("city_timelapse.mpg", None),
 ]
 REMOVED_AT = 12.0  # "You have been removed from the conference." laid over the silent dialog
-PIN_AT = 63.0  # "That pin is invalid for this conference." over the cockatoo clip
+ASKED_AT = 63.0  # "Please enter your new password followed by the pound key." (cockatoo clip)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +45,12 @@ def composite(tmp_path_factory, media_dir) -> dict:
         t += media_duration(part)
     joined = concat(parts, d / "joined.mp4")
     prompts = {p.wav.name: p for p in speech_prompts(media_dir)}
-    removed, pin = prompts["confbridge-removed.wav"], prompts["conf-invalidpin.wav"]
-    video = lay_speech(joined, [(removed.wav, REMOVED_AT), (pin.wav, PIN_AT)], d / "talk.mp4")
+    removed, asked = prompts["confbridge-removed.wav"], prompts["vm-newpassword.wav"]
+    video = lay_speech(joined, [(removed.wav, REMOVED_AT), (asked.wav, ASKED_AT)],
+                       d / "talk.mp4")
     return {"video": video, "starts": starts, "duration": t,
             "removed": (REMOVED_AT, REMOVED_AT + removed.duration),
-            "pin": (PIN_AT, PIN_AT + pin.duration)}
+            "asked": (ASKED_AT, ASKED_AT + asked.duration)}
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +80,11 @@ def test_speech_question_open(qa, composite):
 
 def test_speech_question_multiple_choice(qa, composite):
     """Multiple choice by option likelihood: the option the speech supports wins."""
-    ans = qa.ask(composite["video"], "According to the recorded announcement, what was invalid?",
-                 ["the password", "the pin", "the mailbox number", "the phone number"])
-    assert ans.choice == "B" and ans.text == "the pin"
+    ans = qa.ask(composite["video"], "What does the recorded announcement ask the caller to enter?",
+                 ["a mailbox number", "a new password", "a conference pin", "a phone number"])
+    assert ans.choice == "B" and ans.text == "a new password"
     assert 0.25 < ans.confidence <= 1.0
-    assert _within(ans.evidence, composite["pin"], "speech")
+    assert _within(ans.evidence, composite["asked"], "speech")
 
 
 def test_screen_text_question(qa, composite):
@@ -120,8 +121,8 @@ def test_usage_reports_work_done(qa, composite):
 def test_uniform_baseline_answers_speech_question(composite):
     """The uniform baseline (sample evenly, no retrieval) also answers, and reports its frames."""
     ans = VideoQA(strategy="uniform", frames=32).ask(
-        composite["video"], "According to the recorded announcement, what was invalid?",
-        ["the password", "the pin", "the mailbox number", "the phone number"])
+        composite["video"], "What does the recorded announcement ask the caller to enter?",
+        ["a mailbox number", "a new password", "a conference pin", "a phone number"])
     assert ans.choice == "B"
     assert ans.usage["frames"] == 32 and max(ans.usage["frame_size"]) <= 1280
     assert ans.models["asr"]["sha256"]
