@@ -18,6 +18,7 @@ pytest.importorskip("matplotlib", reason="the explanation picture needs the 'plo
 
 from viewfinder.agent.explain import (  # noqa: E402
     ExplainFormatError,
+    check_out_path,
     crop_thumbnails,
     explain,
     read_trace,
@@ -232,6 +233,10 @@ def test_unknown_suffix_raises_typed_error_with_fix(tmp_path):
         explain(agent_answer(), VIDEO, tmp_path / "why.jpg")
     assert isinstance(info.value, ViewfinderError) and isinstance(info.value, ValueError)
     assert not (tmp_path / "why.jpg").exists()
+    # The CLI checks the path before the (slow) question, with the same message.
+    with pytest.raises(ExplainFormatError, match="--explain out.png"):
+        check_out_path("why")
+    assert check_out_path("~/Why.HTML").name == "Why.HTML"
 
 
 class ScriptedLLM:

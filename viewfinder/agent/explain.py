@@ -107,13 +107,8 @@ def explain(
         MissingDependencyError: matplotlib (the ``plot`` extra) is not installed.
         VideoError: ``video_path`` is not a readable video.
     """
-    out = Path(out_path).expanduser()
+    out = check_out_path(out_path)
     suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ExplainFormatError(
-            f"Cannot write an explanation to {out}: unknown suffix {out.suffix or '(none)'!r}. "
-            "Name the file with .png for a picture or .html for a page, e.g. --explain out.png"
-        )
     fig = render_figure(answer, video_path, index=index, question=question)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=fig.dpi)
@@ -124,6 +119,21 @@ def explain(
         page = render_html(answer, buffer.getvalue(), question or _question(answer))
         out.write_text(page, encoding="utf-8")
     logger.info("explanation written to %s", out)
+    return out
+
+
+def check_out_path(out_path: str | Path) -> Path:
+    """``out_path`` as a Path if its suffix is one :func:`explain` writes (check before asking).
+
+    Raises:
+        ExplainFormatError: The suffix is neither ``.png`` nor ``.html``/``.htm``.
+    """
+    out = Path(out_path).expanduser()
+    if out.suffix.lower() not in SUFFIXES:
+        raise ExplainFormatError(
+            f"Cannot write an explanation to {out}: unknown suffix {out.suffix or '(none)'!r}. "
+            "Name the file with .png for a picture or .html for a page, e.g. --explain out.png"
+        )
     return out
 
 
@@ -731,6 +741,7 @@ def _duration(answer: Answer, video_path: str | Path, index: Any) -> float:
 
 __all__ = [
     "ExplainFormatError",
+    "check_out_path",
     "Thumbnail",
     "TraceView",
     "crop_thumbnails",
