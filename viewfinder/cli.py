@@ -143,16 +143,21 @@ def run_ask(args: argparse.Namespace) -> int:
         if v is not None
     }
     qa = VideoQA(Settings.from_env(**overrides))
+    explain_to = None
+    if args.explain:
+        from .agent.explain import check_out_path
+
+        explain_to = check_out_path(args.explain)  # a bad suffix fails before the slow work
     bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
     try:
         answer = qa.ask(args.video, args.question, args.option, progress=bars)
     finally:
         bars.close()
-    if args.explain:
+    if explain_to is not None:
         from .agent.explain import explain
 
         index = qa.index(args.video) if qa.settings.strategy == "agent" else None
-        explain(answer, args.video, args.explain, index=index, question=args.question)
+        explain(answer, args.video, explain_to, index=index, question=args.question)
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))
         return 0
