@@ -152,7 +152,14 @@ def select_clips(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         "trace": [
             {
                 "clips": [
-                    [round(c.start, 1), round(c.end, 1), round(c.score, 4), c.reason] for c in clips
+                    [
+                        round(c.start, 1),
+                        round(c.end, 1),
+                        round(c.score, 4),
+                        c.reason,
+                        {m: round(v, 4) for m, v in c.modality_scores.items()},
+                    ]
+                    for c in clips
                 ]
             }
         ],
