@@ -88,12 +88,15 @@ class VideoQA:
         if self.settings.strategy == "agent":
             from .agent.run import answer_agent
 
+            cached = fingerprint(path) in self._indexes
             handle = self.index(path, progress)
             index_s = time.perf_counter() - started - probe_s
             answer = answer_agent(path, handle, question, options, self.models, self.settings,
                                   progress)
             answer.usage["seconds"]["index"] = round(index_s, 3)
-            answer.usage["index"] = dict(handle.work)
+            # What this question cost the index: nothing when an earlier question loaded it.
+            answer.usage["index"] = ({p: "cached" for p in handle.work} if cached
+                                     else dict(handle.work))
         else:
             from .agent.uniform import answer_uniform
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptVideoError, NotAVideoError, VideoNotFoundError, require
+from .video import decode_tolerant
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def scan_video(
         width = height = 0
         index = 0
         bad_packets = 0
-        for frame in _decode_tolerant(av, container, stream):
+        for frame in decode_tolerant(av, container, stream):
             if frame is None:
                 bad_packets += 1
                 continue
@@ -209,19 +210,6 @@ def scan_video(
         times=np.asarray(times, np.float64),
         change=np.asarray(change, np.float32),
     )
-
-
-def _decode_tolerant(av, container, stream):  # noqa: ANN001, ANN202 - PyAV objects
-    """Decode packet by packet, yielding None for a packet the decoder rejects.
-
-    Some files (e.g. Theora in Ogg) carry packets FFmpeg refuses mid-stream; decoding the
-    whole stream in one call would stop at the first of them.
-    """
-    for packet in container.demux(stream):
-        try:
-            yield from packet.decode()
-        except av.error.FFmpegError:
-            yield None
 
 
 def _stream_duration(container, stream) -> float:  # noqa: ANN001 - PyAV objects

@@ -351,6 +351,31 @@ class VideoReader(ABC):
         self.close()
 
 
+# Consecutive packets the decoder may reject before the stream counts as corrupt.
+MAX_BAD_PACKETS = 64
+
+
+def decode_tolerant(av: Any, container: Any, stream: Any) -> Iterator[Any]:
+    """Decode packet by packet, yielding None for a packet the decoder rejects.
+
+    Real files (Theora in Ogg, some WebM) carry the odd packet FFmpeg refuses mid-stream;
+    decoding the whole stream in one call would stop at the first of them. A long run of
+    rejected packets is a damaged file and raises ``av.error.FFmpegError``.
+    """
+    bad = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            bad += 1
+            if bad > MAX_BAD_PACKETS:
+                raise
+            yield None
+            continue
+        bad = 0
+        yield from frames
+
+
 class PyAVReader(VideoReader):
     """ffmpeg through PyAV: seeks only when the next time is further than a keyframe gap."""
 
@@ -389,8 +414,8 @@ class PyAVReader(VideoReader):
         av = _av()
         last_key: float | None = None
         try:
-            for frame in self._container.decode(self._stream):
-                if frame.pts is None:
+            for frame in decode_tolerant(av, self._container, self._stream):
+                if frame is None or frame.pts is None:
                     continue
                 if frame.key_frame:
                     now = self._time(frame)
