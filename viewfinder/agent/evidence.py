@@ -142,7 +142,8 @@ def fit_to_budget(
     return kept
 
 
-def attribute(items: Sequence[Evidence], question: str, answer: str, k: int = 4) -> list[Evidence]:
+def attribute(items: Sequence[Evidence], question: str, answer: str, k: int = 4,
+              min_ratio: float = 0.35) -> list[Evidence]:
     """The evidence lines that best support ``answer`` to ``question``.
 
     Scores each line by IDF-weighted overlap of content words with the answer (weighted
@@ -175,6 +176,6 @@ def attribute(items: Sequence[Evidence], question: str, answer: str, k: int = 4)
     picked = [
         Evidence(e.start, e.end, e.modality, e.text, round(s / best, 3))
         for s, e in scored[:k]
-        if s >= 0.35 * best
+        if s >= min_ratio * best
     ]
     return picked

@@ -46,7 +46,7 @@ from ..models import resolve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LLM = "qwen2.5-0.5b"
+DEFAULT_LLM = "qwen2.5-1.5b"
 # MLVU's official multiple-choice answer prefix (the model continues with the letter).
 MLVU_ANSWER_PREFIX = "Best Option: ("
 # Used only when a GGUF file carries no chat template of its own.
