@@ -154,7 +154,7 @@ def test_no_backend_names_the_llm_extra(monkeypatch):
     """Without llama.cpp and transformers, loading says which extra to install."""
     monkeypatch.setattr(llm_module, "AVAILABLE_BACKENDS", {})
     with pytest.raises(MissingDependencyError, match=r"viewfinder\[llm\]"):
-        load_llm("smollm2-135m")
+        load_llm("qwen2.5-1.5b")
 
 
 @pytest.mark.slow
