@@ -202,7 +202,8 @@ def test_interrupted_index_resumes(short_video: Path, tmp_path: Path) -> None:
     assert handle.work["shots"] == "loaded" and handle.work["speech"] == "loaded"
     assert handle.work["screen_text"] == "resumed"
     assert not [s for s, _ in seen if s in ("decode", "speech")]
-    assert any("message board" in s.text.lower() for s in handle.text_spans)
+    # RapidOCR sometimes runs words together ("Thisisthemessageboard."): compare without spaces.
+    assert any("messageboard" in s.text.lower().replace(" ", "") for s in handle.text_spans)
 
 
 def test_changing_an_ocr_parameter_rebuilds_only_screen_text(
