@@ -48,12 +48,17 @@ class VideoQA:
             An ``IndexHandle``: shots, speech, screen text and (with CLIP weights) frames,
             searchable one by one or fused.
         """
-        from .indexes.build import index_video
         from .tools.video import fingerprint
 
-        key = fingerprint(Path(video).expanduser())
+        path = Path(video).expanduser()
+        return self._index(path, fingerprint(path), progress)
+
+    def _index(self, path: Path, key: str, progress: Progress | None) -> Any:
+        """The index handle of ``path`` (content fingerprint ``key``), built or loaded once."""
+        from .indexes.build import index_video
+
         if key not in self._indexes:
-            self._indexes[key] = index_video(Path(video).expanduser(), self.settings, progress)
+            self._indexes[key] = index_video(path, self.settings, progress)
         return self._indexes[key]
 
     def ask(
@@ -84,12 +89,13 @@ class VideoQA:
         started = time.perf_counter()
         path = Path(video).expanduser()
         info = probe(path)
+        key = fingerprint(path)  # hashes 3 MiB of the file: once per question
         probe_s = time.perf_counter() - started
         if self.settings.strategy == "agent":
             from .agent.run import answer_agent
 
-            cached = fingerprint(path) in self._indexes
-            handle = self.index(path, progress)
+            cached = key in self._indexes
+            handle = self._index(path, key, progress)
             index_s = time.perf_counter() - started - probe_s
             answer = answer_agent(path, handle, question, options, self.models, self.settings,
                                   progress)
@@ -100,7 +106,7 @@ class VideoQA:
         else:
             from .agent.uniform import answer_uniform
 
-            cache = self._evidence.setdefault(fingerprint(path), {})
+            cache = self._evidence.setdefault(key, {})
             answer = answer_uniform(path, info, question, options, self.models, self.settings,
                                     cache=cache, progress=progress)
         answer.usage.setdefault("seconds", {})["probe"] = round(probe_s, 3)
