@@ -113,6 +113,10 @@ class AnnotationError(ViewfinderError):
     """A benchmark annotation file could not be read."""
 
 
+class SubtitleError(AnnotationError, ValueError):
+    """A subtitle file (SRT, WebVTT, LongVideoBench JSON) or subtitle lines are unusable."""
+
+
 class BudgetError(ViewfinderError, ValueError):
     """A visual-token budget cannot be honoured (e.g. fewer tokens than images)."""
 

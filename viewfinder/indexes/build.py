@@ -42,13 +42,21 @@ from .screen_text import (
     write_screen_text,
 )
 from .store import VideoStore, atomic_write_json, read_json
-from .transcript import SpeechIndex, SpeechOptions, SpeechSegment, build_speech, write_speech
+from .transcript import (
+    SpeechIndex,
+    SpeechOptions,
+    SpeechSegment,
+    build_speech,
+    subtitle_segments,
+    write_speech,
+)
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
 SHOTS_FORMAT = 1
 STAGES = ("decode", "shots", "speech", "screen text", "frames")
+SUBTITLES = "subtitles"  # the part holding a subtitle-based speech index
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,10 @@ class IndexOptions:
     visual: Any = None
     # Run speech in a thread alongside screen text and frames.
     overlap: bool = True
+    # Subtitle lines (start, end, text), normalised by tools.subtitles.normalize: indexed as
+    # the speech evidence instead of running ASR, in their own part ("subtitles", recipe keyed
+    # by their hash), so a video's Whisper index stays cached beside it.
+    subtitles: tuple[tuple[float, float, str], ...] | None = None
 
 
 class _Cancelled(Exception):
@@ -279,7 +291,15 @@ class _Builder:
         embed = self._embedder_identity()
         shots = {"format": SHOTS_FORMAT, "options": asdict(self.options.shots)}
         out: dict[str, dict[str, Any] | None] = {"shots": shots}
-        if not self.info.has_audio:
+        if self.options.subtitles is not None:  # subtitles replace ASR: no "speech" part
+            from ..tools.subtitles import subtitles_hash
+
+            out[SUBTITLES] = {
+                "format": 1,
+                "sha256": subtitles_hash(self.options.subtitles),
+                "embedder": embed,
+            }
+        elif not self.info.has_audio:
             self.available["speech"] = "no audio track"
             out["speech"] = None
         elif self.settings.asr is None:
@@ -450,6 +470,11 @@ class _Builder:
         speech_future = None
         try:
             if (
+                recipes.get(SUBTITLES) is not None
+                and self.store.find_part(SUBTITLES, recipes[SUBTITLES]) is None
+            ):
+                self._build_subtitles(recipes[SUBTITLES])
+            if (
                 recipes.get("speech") is not None
                 and self.store.find_part("speech", recipes["speech"]) is None
             ):
@@ -534,6 +559,20 @@ class _Builder:
         )
         self.seconds["speech"] = time.perf_counter() - t0
 
+    def _build_subtitles(self, recipe: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        segments = subtitle_segments(self.options.subtitles or ())
+        vectors, embedder = self._embed([s.text for s in segments], recipe)
+        self.store.write_part(
+            SUBTITLES,
+            recipe,
+            lambda d: write_speech(d, segments, vectors, embedder),
+            summary={"segments": len(segments)},
+        )
+        self.report("speech", 1, 1)
+        self.work[SUBTITLES] = "built"
+        self.seconds["speech"] = time.perf_counter() - t0
+
     def _build_screen_text(
         self, recipe: dict[str, Any], clips: list[Clip], scan: dict[str, np.ndarray]
     ) -> None:
@@ -581,11 +620,13 @@ class _Builder:
         clips = _load_clips(shots_dir) if shots_dir is not None else []
         speech = screen = visual = None
         cache = self.settings.cache_root
-        if recipes.get("speech") is not None:
-            found = self.store.find_part("speech", recipes["speech"])
+        speech_part = SUBTITLES if SUBTITLES in recipes else "speech"
+        if recipes.get(speech_part) is not None:
+            found = self.store.find_part(speech_part, recipes[speech_part])
             if found is not None:
                 speech = SpeechIndex.load(found, cache)
-                self.available["speech"] = "ok" if speech.segments else "no speech recognised"
+                empty = "no subtitle lines" if speech_part == SUBTITLES else "no speech recognised"
+                self.available["speech"] = "ok" if speech.segments else empty
         if recipes.get("screen_text") is not None:
             found = self.store.find_part("screen_text", recipes["screen_text"])
             if found is not None:
@@ -600,7 +641,7 @@ class _Builder:
             self.available["visual"] = "ok"
         for part, have in (
             ("shots", clips is not None),
-            ("speech", speech),
+            (speech_part, speech),
             ("screen_text", screen),
             ("visual", visual),
         ):

@@ -361,3 +361,12 @@ def write_speech(
     (directory / "segments.json").write_text(json.dumps(payload))
     if vectors is not None:
         np.save(directory / "vectors.npy", vectors.astype(np.float16))
+
+
+def subtitle_segments(lines: Sequence[tuple[float, float, str]]) -> list[SpeechSegment]:
+    """Speech segments from subtitle lines ``(start, end, text)`` (no word timings).
+
+    The lines are the speech evidence of a video whose subtitles are known (a benchmark's,
+    or a file the user passes), so no speech recognition runs.
+    """
+    return [SpeechSegment(float(s), float(e), str(t)) for s, e, t in lines]
