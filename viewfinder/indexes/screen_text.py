@@ -20,6 +20,7 @@ import difflib
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,6 +124,92 @@ def _even(values: list[float], count: int) -> list[float]:
     return [values[i] for i in sorted(set(picks.tolist()))]
 
 
+class ScreenTextJob:
+    """OCR of the chosen frames in checkpointed batches, shared by worker threads.
+
+    Any number of threads may call :meth:`work` at once; each takes the next unread batch,
+    decodes it with ``decode`` (which must be safe to call from that thread, e.g. one video
+    reader per thread) and reads it with ``read`` (the OCR engine, whose sessions allow
+    concurrent calls).
+
+    Args:
+        times: Frame times to read, seconds.
+        decode: Batch of times -> RGB frames.
+        read: Frame -> text lines (``TextBox``-like: ``text``, ``box``, ``score``).
+        checkpoint: Where finished batches are saved and found again.
+        options: Batch size.
+        progress: Called with (frames done, frames total).
+    """
+
+    def __init__(
+        self,
+        times: Sequence[float],
+        decode: Callable[[Sequence[float]], list[np.ndarray]],
+        read: Callable[[np.ndarray], list[Any]],
+        checkpoint: Checkpoint,
+        options: ScreenTextOptions,
+        progress: Callable[[float, float], None] | None = None,
+    ) -> None:
+        self._decode, self._read = decode, read
+        self._checkpoint, self._progress = checkpoint, progress
+        self._total = len(times)
+        self._batches = {
+            f"{i:08d}-{len(b):04d}": b
+            for i in range(0, len(times), options.batch)
+            for b in [list(times[i : i + options.batch])]
+        }
+        self._done = checkpoint.load()
+        if self._done:
+            logger.info("screen text: resuming, %d batches already read", len(self._done))
+        self._todo = [k for k in self._batches if k not in self._done]
+        self._frames_done = sum(len(b) for k, b in self._batches.items() if k in self._done)
+        self._lock = threading.Lock()
+
+    def work(self) -> None:
+        """Read batches until none are left."""
+        while True:
+            with self._lock:
+                if not self._todo:
+                    return
+                key = self._todo.pop(0)
+            batch = self._batches[key]
+            lines = []
+            for frame in self._decode(batch):
+                lines.append(
+                    [
+                        {
+                            "text": b.text,
+                            "box": [round(v, 1) for v in b.box],
+                            "score": round(float(b.score), 4),
+                        }
+                        for b in self._read(frame)
+                    ]
+                )
+                del frame
+            result = {"times": batch, "lines": lines}
+            self._checkpoint.save(key, result)
+            with self._lock:
+                self._done[key] = result
+                self._frames_done += len(batch)
+                done = self._frames_done
+            if self._progress is not None:
+                self._progress(done, self._total)
+
+    def readings(self) -> list[tuple[float, list]]:
+        """(time, lines) of every frame, in time order (after every :meth:`work` ended).
+
+        Raises:
+            RuntimeError: a batch is still unread.
+        """
+        missing = [k for k in self._batches if k not in self._done]
+        if missing:
+            raise RuntimeError(f"screen-text batches not read yet: {missing[:3]}")
+        out: list[tuple[float, list]] = []
+        for key in self._batches:
+            out.extend(zip(self._done[key]["times"], self._done[key]["lines"], strict=True))
+        return out
+
+
 def read_frames(
     times: Sequence[float],
     decode: Callable[[Sequence[float]], list[np.ndarray]],
@@ -131,36 +218,10 @@ def read_frames(
     options: ScreenTextOptions,
     progress: Callable[[float, float], None] | None = None,
 ) -> list[tuple[float, list]]:
-    """OCR every time in ``times`` in checkpointed batches; returns (time, lines) pairs."""
-    done = checkpoint.load()
-    if done:
-        logger.info("screen text: resuming, %d batches already read", len(done))
-    results: list[tuple[float, list]] = []
-    total = len(times)
-    for i in range(0, total, options.batch):
-        batch = list(times[i : i + options.batch])
-        key = f"{i:08d}-{len(batch):04d}"
-        if key not in done:
-            frames = decode(batch)
-            lines = []
-            for frame in frames:
-                lines.append(
-                    [
-                        {
-                            "text": b.text,
-                            "box": [round(v, 1) for v in b.box],
-                            "score": round(float(b.score), 4),
-                        }
-                        for b in read(frame)
-                    ]
-                )
-                del frame
-            done[key] = {"times": batch, "lines": lines}
-            checkpoint.save(key, done[key])
-        results.extend(zip(done[key]["times"], done[key]["lines"], strict=True))
-        if progress is not None:
-            progress(min(i + options.batch, total), total)
-    return results
+    """OCR every time in ``times`` in this thread (see :class:`ScreenTextJob`)."""
+    job = ScreenTextJob(times, decode, read, checkpoint, options, progress)
+    job.work()
+    return job.readings()
 
 
 def normalize(text: str) -> str:

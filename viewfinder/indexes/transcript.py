@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -292,14 +293,13 @@ def chunk_bounds(
     return bounds
 
 
-def build_speech(
-    audio: np.ndarray,
-    transcribe: Callable[[np.ndarray], list[Any]],
-    checkpoint: Checkpoint,
-    options: SpeechOptions,
-    progress: Callable[[float, float], None] | None = None,
-) -> list[SpeechSegment]:
-    """Transcribe ``audio`` chunk by chunk, resuming from ``checkpoint``.
+class SpeechJob:
+    """The chunks of one video's audio still to transcribe, shared by worker threads.
+
+    Any number of threads may call :meth:`work` at once (the transcriber must allow
+    concurrent calls, e.g. a Whisper model with several CTranslate2 workers): each takes the
+    next untranscribed chunk until none are left, so an indexer can put its second core on
+    speech as soon as its other stages are done. Every finished chunk is checkpointed.
 
     Args:
         audio: Mono float32 waveform at 16 kHz, sample 0 = video time 0.
@@ -307,30 +307,89 @@ def build_speech(
         checkpoint: Where finished chunks are saved and found again.
         options: Chunking options.
         progress: Called with (seconds done, seconds total).
+    """
+
+    def __init__(
+        self,
+        audio: np.ndarray,
+        transcribe: Callable[[np.ndarray], list[Any]],
+        checkpoint: Checkpoint,
+        options: SpeechOptions,
+        progress: Callable[[float, float], None] | None = None,
+    ) -> None:
+        self._audio = audio
+        self._transcribe = transcribe
+        self._checkpoint = checkpoint
+        self._progress = progress
+        self._bounds = chunk_bounds(audio, options)
+        self._total = len(audio) / SAMPLE_RATE
+        self._done = checkpoint.load()
+        if self._done:
+            logger.info(
+                "speech: resuming, %d of %d chunks already transcribed",
+                len(self._done),
+                len(self._bounds),
+            )
+        self._todo = [(a, b) for a, b in self._bounds if _chunk_key(a, b) not in self._done]
+        self._lock = threading.Lock()
+        self._seconds_done = sum((b - a) for a, b in self._bounds) / SAMPLE_RATE - sum(
+            (b - a) for a, b in self._todo
+        ) / SAMPLE_RATE
+
+    def work(self) -> None:
+        """Transcribe chunks until none are left (returns at once when another thread has
+        taken the last one)."""
+        while True:
+            with self._lock:
+                if not self._todo:
+                    return
+                a, b = self._todo.pop(0)
+            raw = self._transcribe(self._audio[a:b])
+            result = [_segment_dict(s, a / SAMPLE_RATE) for s in raw]
+            key = _chunk_key(a, b)
+            self._checkpoint.save(key, result)
+            with self._lock:
+                self._done[key] = result
+                self._seconds_done += (b - a) / SAMPLE_RATE
+                done = self._seconds_done
+            if self._progress is not None:
+                self._progress(done, self._total)
+
+    def segments(self) -> list[SpeechSegment]:
+        """All segments in time order, in video time (call after every :meth:`work` ended).
+
+        Raises:
+            RuntimeError: a chunk is still untranscribed.
+        """
+        missing = [_chunk_key(a, b) for a, b in self._bounds if _chunk_key(a, b) not in self._done]
+        if missing:
+            raise RuntimeError(f"speech chunks not transcribed yet: {missing[:3]}")
+        return [
+            SpeechSegment(d["start"], d["end"], d["text"], tuple(tuple(w) for w in d["words"]))
+            for a, b in self._bounds
+            for d in self._done[_chunk_key(a, b)]
+        ]
+
+
+def build_speech(
+    audio: np.ndarray,
+    transcribe: Callable[[np.ndarray], list[Any]],
+    checkpoint: Checkpoint,
+    options: SpeechOptions,
+    progress: Callable[[float, float], None] | None = None,
+) -> list[SpeechSegment]:
+    """Transcribe ``audio`` chunk by chunk in this thread, resuming from ``checkpoint``.
 
     Returns:
-        All segments, in time order, in video time.
+        All segments, in time order, in video time (see :class:`SpeechJob` for the args).
     """
-    bounds = chunk_bounds(audio, options)
-    total = len(audio) / SAMPLE_RATE
-    done = checkpoint.load()
-    if done:
-        logger.info("speech: resuming, %d of %d chunks already transcribed", len(done), len(bounds))
-    segments: list[SpeechSegment] = []
-    for a, b in bounds:
-        key = f"{a:012d}-{b:012d}"
-        if key not in done:
-            offset = a / SAMPLE_RATE
-            raw = transcribe(audio[a:b])
-            done[key] = [_segment_dict(s, offset) for s in raw]
-            checkpoint.save(key, done[key])
-        segments.extend(
-            SpeechSegment(d["start"], d["end"], d["text"], tuple(tuple(w) for w in d["words"]))
-            for d in done[key]
-        )
-        if progress is not None:
-            progress(b / SAMPLE_RATE, total)
-    return segments
+    job = SpeechJob(audio, transcribe, checkpoint, options, progress)
+    job.work()
+    return job.segments()
+
+
+def _chunk_key(a: int, b: int) -> str:
+    return f"{a:012d}-{b:012d}"
 
 
 def _segment_dict(seg: Any, offset: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -359,6 +360,98 @@ class VisualIndex:
         return index
 
 
+class VisualJob:
+    """Embedding the sampled frames of one video, chunk by checkpointed chunk, shared by
+    worker threads; :meth:`finish` builds and saves the index.
+
+    Any number of threads may call :meth:`work`; ``decode(times, max_side)`` must be safe to
+    call from each of them (one video reader per thread) and the embedder's forward pass is
+    (torch inference without gradients).
+
+    Args:
+        store: The video's :class:`~viewfinder.indexes.store.VideoStore`.
+        info: The video's ``VideoInfo`` (duration and frame size).
+        decode: ``decode(times, max_side)`` -> RGB frames.
+        embedder: The :class:`~viewfinder.tools.clip.ClipEmbedder` to use.
+        options: Sampling / search options.
+        clips: Clips (objects with ``start``/``end``, or pairs) to pool over.
+        progress: ``progress(frames_done, total)``.
+    """
+
+    def __init__(
+        self,
+        store: VideoStore,
+        info: Any,
+        decode: Callable[[list[float], int], list[np.ndarray]],
+        embedder: Any,
+        *,
+        options: VisualIndexOptions = VisualIndexOptions(),
+        clips: Sequence[Any] = (),
+        progress: Progress | None = None,
+    ) -> None:
+        self._store, self._info, self._decode = store, info, decode
+        self._embedder, self._options, self._progress = embedder, options, progress
+        self._spans = _spans(clips)
+        self.recipe = recipe(embedder.identity.as_dict(), options, [tuple(s) for s in self._spans])
+        self._times = sample_times(info.duration, options.fps)
+        self._chunk_dir = store.checkpoint(PART_NAME, self.recipe).directory
+        done = _load_chunks(self._chunk_dir, len(self._times), options.chunk_frames, embedder.dim)
+        self._embeddings = np.zeros((len(self._times), embedder.dim), dtype=np.float16)
+        for key, vectors in done.items():
+            lo = key * options.chunk_frames
+            self._embeddings[lo : lo + len(vectors)] = vectors
+        self._todo = [
+            key
+            for key in range(math.ceil(len(self._times) / options.chunk_frames))
+            if key not in done
+        ]
+        self._frames_done = sum(len(v) for v in done.values())
+        self._lock = threading.Lock()
+        height, width = embedder.image_size
+        # Decode just big enough for CLIP's shortest-side resize (the decoder does the scaling).
+        self._max_side = math.ceil(
+            min(height, width) * max(info.width, info.height) / max(1, min(info.width, info.height))
+        )
+
+    def work(self) -> None:
+        """Embed chunks until none are left."""
+        step = self._options.chunk_frames
+        while True:
+            with self._lock:
+                if not self._todo:
+                    return
+                key = self._todo.pop(0)
+            lo = key * step
+            frames = self._decode(list(self._times[lo : lo + step]), self._max_side)
+            vectors = self._embedder.embed_images(frames, batch_size=self._options.batch_size)
+            del frames
+            buffer = io.BytesIO()
+            np.save(buffer, vectors.astype(np.float16), allow_pickle=False)
+            atomic_write_bytes(self._chunk_dir / f"{key:06d}.npy", buffer.getvalue())
+            with self._lock:
+                self._embeddings[lo : lo + len(vectors)] = vectors
+                self._frames_done += len(vectors)
+                done = self._frames_done
+            if self._progress is not None:
+                self._progress(done, len(self._times))
+
+    def finish(self) -> VisualIndex:
+        """Build the FAISS indexes and save the part (after every :meth:`work` ended)."""
+        if self._todo:
+            raise RuntimeError(f"{len(self._todo)} visual chunks not embedded yet")
+        index = VisualIndex(
+            self._times,
+            self._embeddings,
+            duration=self._info.duration,
+            identity=self._embedder.identity.as_dict(),
+            options=self._options,
+            clip_spans=self._spans,
+        )
+        summary = {"frames": len(self._times), "clips": len(self._spans), "kind": index.kind()}
+        self._store.write_part(PART_NAME, self.recipe, index.save, summary=summary)
+        return index
+
+
 def load_or_build(
     store: VideoStore,
     reader: Any,
@@ -382,46 +475,20 @@ def load_or_build(
         clips: Clips from ``tools/shots.py`` to pool over.
         progress: ``progress(frames_done, total)``.
     """
-    spans = _spans(clips)
-    rec = recipe(embedder.identity.as_dict(), options, [tuple(s) for s in spans])
-    found = store.find_part(PART_NAME, rec)
+    job = VisualJob(
+        store,
+        reader.info,
+        lambda times, max_side: reader.frames_at(times, max_side=max_side),
+        embedder,
+        options=options,
+        clips=clips,
+        progress=progress,
+    )
+    found = store.find_part(PART_NAME, job.recipe)
     if found is not None:
         return VisualIndex.load(found, embedder)
-    info = reader.info
-    times = sample_times(info.duration, options.fps)
-    chunk_dir = store.checkpoint(PART_NAME, rec).directory
-    done = _load_chunks(chunk_dir, len(times), options.chunk_frames, embedder.dim)
-    height, width = embedder.image_size
-    # Decode just big enough for CLIP's shortest-side resize (the decoder does the scaling).
-    max_side = math.ceil(
-        min(height, width) * max(info.width, info.height) / max(1, min(info.width, info.height))
-    )
-    embeddings = np.zeros((len(times), embedder.dim), dtype=np.float16)
-    for lo in range(0, len(times), options.chunk_frames):
-        key = lo // options.chunk_frames
-        if key in done:
-            embeddings[lo : lo + len(done[key])] = done[key]
-        else:
-            chunk_times = times[lo : lo + options.chunk_frames]
-            frames = reader.frames_at(list(chunk_times), max_side=max_side)
-            vectors = embedder.embed_images(frames, batch_size=options.batch_size)
-            embeddings[lo : lo + len(vectors)] = vectors
-            buffer = io.BytesIO()
-            np.save(buffer, vectors.astype(np.float16), allow_pickle=False)
-            atomic_write_bytes(chunk_dir / f"{key:06d}.npy", buffer.getvalue())
-        if progress is not None:
-            progress(min(lo + options.chunk_frames, len(times)), len(times))
-    index = VisualIndex(
-        times,
-        embeddings,
-        duration=info.duration,
-        identity=embedder.identity.as_dict(),
-        options=options,
-        clip_spans=spans,
-    )
-    summary = {"frames": len(times), "clips": len(spans), "kind": index.kind("frame")}
-    store.write_part(PART_NAME, rec, index.save, summary=summary)
-    return index
+    job.work()
+    return job.finish()
 
 
 def _load_chunks(directory: Path, count: int, chunk: int, dim: int) -> dict[int, np.ndarray]:
