@@ -71,7 +71,7 @@ class SpeechOnly:
     def __call__(self):
         return self
 
-    def prepare(self, video: Path) -> None:
+    def prepare(self, video: Path, subtitles=None) -> None:
         pass
 
     def answer(self, item: Item) -> Answer:

@@ -28,8 +28,9 @@ class ScriptedAnswerer(Answerer):
         with open(self.calls, "a") as f:
             f.write(what + "\n")
 
-    def prepare(self, video: Path) -> None:
-        self._log(f"prepare {video.name}")
+    def prepare(self, video: Path, subtitles=None) -> None:
+        extra = f" with {len(subtitles)} subtitle lines" if subtitles is not None else ""
+        self._log(f"prepare {video.name}{extra}")
 
     def answer(self, item: Item) -> Answer:
         self._log(f"answer {item.id}")
@@ -92,6 +93,28 @@ def test_every_item_logged_and_each_video_indexed_once(tmp_path: Path, executor:
     assert records["v1q0"]["usage"]["visual_tokens"] == 100
     prepares = [c for c in calls(tmp_path / "calls") if c.startswith("prepare")]
     assert sorted(prepares) == ["prepare v0.mp4", "prepare v1.mp4", "prepare v2.mp4"]
+
+
+def test_subtitles_in_item_meta_reach_prepare_not_the_log(tmp_path: Path) -> None:
+    """A video's subtitles (Item.meta["subtitles"]) are handed to prepare in the worker
+    process, and kept out of the results log."""
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    subs = [[0.0, 1.5, "hello"], [2.0, 3.0, "again"]]
+    items = tuple(
+        Item(f"q{n}", "Which?", ("a", "b"), "A", video, {"task": "t", "subtitles": subs})
+        for n in range(2)
+    )
+    log = tmp_path / "results.jsonl"
+    run(
+        Dataset("longvideobench", items, ()),
+        ScriptedFactory({"q0": "A", "q1": "B"}, tmp_path / "calls"),
+        RunConfig("longvideobench", log, executor="local", workers=1),
+    )
+    assert [c for c in calls(tmp_path / "calls") if c.startswith("prepare")] == [
+        "prepare v.mp4 with 2 subtitle lines"
+    ]
+    assert all(r["meta"] == {"task": "t"} for r in ResultsLog(log).load().values())
 
 
 def test_item_error_is_recorded_and_run_continues(tmp_path: Path) -> None:

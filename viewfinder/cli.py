@@ -72,6 +72,13 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         help="an answer option; give 2-6 for a multiple-choice question",
     )
     p.add_argument(
+        "--subtitles",
+        default=None,
+        metavar="FILE",
+        help="the video's subtitles (.srt, .vtt or LongVideoBench .json): used as its speech "
+        "instead of running speech recognition",
+    )
+    p.add_argument(
         "--budget",
         type=int,
         default=None,
@@ -150,13 +157,16 @@ def run_ask(args: argparse.Namespace) -> int:
         explain_to = check_out_path(args.explain)  # a bad suffix fails before the slow work
     bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
     try:
-        answer = qa.ask(args.video, args.question, args.option, progress=bars)
+        answer = qa.ask(
+            args.video, args.question, args.option, progress=bars, subtitles=args.subtitles
+        )
     finally:
         bars.close()
     if explain_to is not None:
         from .agent.explain import explain
 
-        index = qa.index(args.video) if qa.settings.strategy == "agent" else None
+        agent = qa.settings.strategy == "agent"
+        index = qa.index(args.video, subtitles=args.subtitles) if agent else None
         explain(answer, args.video, explain_to, index=index, question=args.question)
     if args.json:
         print(json.dumps(answer.as_dict(), ensure_ascii=False))

@@ -17,6 +17,8 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
+# (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
+Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 STRATEGIES = ("agent", "uniform")
 
@@ -41,24 +43,44 @@ class VideoQA:
         self._evidence: dict[str, dict[str, Any]] = {}
         self._indexes: dict[str, Any] = {}
 
-    def index(self, video: str | os.PathLike[str], progress: Progress | None = None) -> Any:
+    def index(
+        self,
+        video: str | os.PathLike[str],
+        progress: Progress | None = None,
+        subtitles: Subtitles | None = None,
+    ) -> Any:
         """Build (once, cached on disk) and load the indexes of ``video``.
+
+        Args:
+            video: Path of the video file.
+            progress: Called as ``progress(stage, done, total)`` during long work.
+            subtitles: Speech lines to index instead of running speech recognition (see
+                :meth:`ask`).
 
         Returns:
             An ``IndexHandle``: shots, speech, screen text and (with CLIP weights) frames,
             searchable one by one or fused.
         """
-        from .tools.video import fingerprint
+        from .tools.video import fingerprint, probe
 
         path = Path(video).expanduser()
-        return self._index(path, fingerprint(path), progress)
+        lines = None if subtitles is None else _subtitle_lines(subtitles, probe(path).duration)
+        return self._index(path, fingerprint(path), progress, lines)
 
-    def _index(self, path: Path, key: str, progress: Progress | None) -> Any:
+    def _index(
+        self,
+        path: Path,
+        key: str,
+        progress: Progress | None,
+        subtitles: tuple[tuple[float, float, str], ...] | None = None,
+    ) -> Any:
         """The index handle of ``path`` (content fingerprint ``key``), built or loaded once."""
-        from .indexes.build import index_video
+        from .indexes.build import IndexOptions, index_video
 
+        key = _index_key(key, subtitles)
         if key not in self._indexes:
-            self._indexes[key] = index_video(path, self.settings, progress)
+            options = IndexOptions(subtitles=subtitles) if subtitles is not None else None
+            self._indexes[key] = index_video(path, self.settings, progress, options)
         return self._indexes[key]
 
     def ask(
@@ -67,6 +89,7 @@ class VideoQA:
         question: str,
         options: Sequence[str] | None = None,
         progress: Progress | None = None,
+        subtitles: Subtitles | None = None,
     ) -> Answer:
         """Answer ``question`` about ``video``.
 
@@ -75,6 +98,11 @@ class VideoQA:
             question: The question, in words.
             options: 2-6 answer options for a multiple-choice question, else None.
             progress: Called as ``progress(stage, done, total)`` during long work.
+            subtitles: The video's speech as ``(start, end, text)`` lines in seconds on its
+                time axis (or the path of an .srt / .vtt / LongVideoBench .json file). They
+                replace speech recognition: the agent searches them as its speech index, the
+                uniform baseline reads them as its transcript; evidence quotes them with
+                their times. Lines outside the video are dropped.
 
         Returns:
             The answer with its confidence, timestamped evidence, usage and the models used.
@@ -82,6 +110,7 @@ class VideoQA:
         Raises:
             InvalidQuestionError: empty question or a wrong number of options.
             VideoError: the video is missing, not a video, corrupt or empty.
+            SubtitleError: the subtitle file or lines are malformed.
         """
         question, options = validate_question(question, options)
         from .tools.video import fingerprint, probe
@@ -91,24 +120,37 @@ class VideoQA:
         info = probe(path)
         key = fingerprint(path)  # hashes 3 MiB of the file: once per question
         probe_s = time.perf_counter() - started
+        lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
         if self.settings.strategy == "agent":
             from .agent.run import answer_agent
 
-            cached = key in self._indexes
-            handle = self._index(path, key, progress)
+            cached = _index_key(key, lines) in self._indexes
+            handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s
-            answer = answer_agent(path, handle, question, options, self.models, self.settings,
-                                  progress)
+            answer = answer_agent(
+                path, handle, question, options, self.models, self.settings, progress
+            )
             answer.usage["seconds"]["index"] = round(index_s, 3)
             # What this question cost the index: nothing when an earlier question loaded it.
-            answer.usage["index"] = ({p: "cached" for p in handle.work} if cached
-                                     else dict(handle.work))
+            answer.usage["index"] = (
+                {p: "cached" for p in handle.work} if cached else dict(handle.work)
+            )
         else:
             from .agent.uniform import answer_uniform
 
             cache = self._evidence.setdefault(key, {})
-            answer = answer_uniform(path, info, question, options, self.models, self.settings,
-                                    cache=cache, progress=progress)
+            answer = answer_uniform(
+                path,
+                info,
+                question,
+                options,
+                self.models,
+                self.settings,
+                cache=cache,
+                progress=progress,
+                subtitles=lines,
+            )
+        answer.usage["speech_source"] = "asr" if lines is None else "subtitles"
         answer.usage.setdefault("seconds", {})["probe"] = round(probe_s, 3)
         answer.usage["seconds"]["total"] = round(time.perf_counter() - started, 3)
         answer.usage["video"] = {
@@ -143,11 +185,30 @@ def validate_question(question: str, options: Sequence[str] | None) -> tuple[str
     return question.strip(), cleaned
 
 
+def _index_key(fingerprint: str, subtitles: tuple[tuple[float, float, str], ...] | None) -> str:
+    """Key of an index handle: a subtitle-based index is a different index of the video."""
+    if subtitles is None:
+        return fingerprint
+    from .tools.subtitles import subtitles_hash
+
+    return f"{fingerprint}+subtitles:{subtitles_hash(subtitles)[:16]}"
+
+
+def _subtitle_lines(subtitles: Subtitles, duration: float) -> tuple[tuple[float, float, str], ...]:
+    """Subtitle lines (read from a file when given a path), checked and clipped to the video."""
+    from .tools.subtitles import normalize, read_subtitles
+
+    if isinstance(subtitles, str | os.PathLike):
+        subtitles = read_subtitles(subtitles)
+    return normalize(subtitles, duration)
+
+
 def ask(
     video: str | os.PathLike[str],
     question: str,
     options: Sequence[str] | None = None,
+    subtitles: Subtitles | None = None,
     **settings: Any,
 ) -> Answer:
-    """One-shot helper: ``VideoQA(**settings).ask(video, question, options)``."""
-    return VideoQA(**settings).ask(video, question, options)
+    """One-shot helper: ``VideoQA(**settings).ask(video, question, options, subtitles=...)``."""
+    return VideoQA(**settings).ask(video, question, options, subtitles=subtitles)

@@ -34,11 +34,14 @@ def answer_uniform(
     settings: Settings,
     cache: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    subtitles: Sequence[tuple[float, float, str]] | None = None,
 ) -> Answer:
     """Answer ``question`` about ``video`` from evenly sampled evidence.
 
     ``cache`` (one dict per video) keeps the transcript and screen text between questions, so
     a second question about the same video does no decoding, speech or OCR work.
+    ``subtitles`` (``(start, end, text)`` lines), when given, are the transcript: no speech
+    recognition runs.
     """
     cache = {} if cache is None else cache
     seconds: dict[str, float] = {}
@@ -46,13 +49,19 @@ def answer_uniform(
     trace: list[dict[str, Any]] = []
 
     t0 = time.perf_counter()
-    if "speech" not in cache:
-        speech_notes: list[str] = []
-        cache["speech"] = (transcribe(video, info, models, speech_notes, progress), speech_notes)
-    speech, speech_notes = cache["speech"]
-    notes.extend(speech_notes)
+    if subtitles is not None:
+        speech = [Evidence(s, e, "speech", t) for s, e, t in subtitles if t.strip()]
+        source = "subtitles"
+    else:
+        if "speech" not in cache:
+            speech_notes: list[str] = []
+            found = transcribe(video, info, models, speech_notes, progress)
+            cache["speech"] = (found, speech_notes)
+        speech, speech_notes = cache["speech"]
+        notes.extend(speech_notes)
+        source = "asr"
     seconds["speech"] = time.perf_counter() - t0
-    trace.append({"step": "speech", "segments": len(speech)})
+    trace.append({"step": "speech", "segments": len(speech), "source": source})
 
     t0 = time.perf_counter()
     times = sample_times(info.duration, max(1, settings.frames))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AnnotationError, require
+from ..tools.subtitles import read_subtitles
 
 LETTERS = "ABCDEF"
 
@@ -314,37 +315,14 @@ def load_longvideobench(
 
 
 def load_subtitles(path: Path, offset: float = 0.0) -> list[list[Any]]:
-    """Parse LongVideoBench subtitles into ``[start, end, text]`` seconds on the video's axis.
+    """Parse a subtitle file into ``[start, end, text]`` seconds on the video's axis.
 
-    Both published shapes are read: ``{"timestamp": [s, e], "text": ...}`` and
-    ``{"start": "HH:MM:SS.f", "end": ..., "line": ...}``; ``offset`` (the record's
-    ``starting_timestamp_for_subtitles``) is subtracted.
+    LongVideoBench JSON (``{"timestamp": [s, e], "text"}`` or ``{"start": "HH:MM:SS.f",
+    "end", "line"}``), SRT and WebVTT are read (:func:`viewfinder.tools.subtitles.
+    read_subtitles`); ``offset`` (the record's ``starting_timestamp_for_subtitles``) is
+    subtracted.
     """
-    lines = read_records(Path(path))
-    out: list[list[Any]] = []
-    for n, entry in enumerate(lines):
-        if "timestamp" in entry:
-            start, end = entry["timestamp"]
-            text = entry.get("text", "")
-        elif "start" in entry:
-            start, end = _clock(entry["start"]), _clock(entry["end"])
-            text = entry.get("line", entry.get("text", ""))
-        else:
-            raise AnnotationError(
-                f"{path} entry {n}: neither 'timestamp' nor 'start'/'end'. Pass a "
-                "LongVideoBench subtitle JSON file."
-            )
-        out.append([float(start) - offset, float(end) - offset, str(text)])
-    return out
-
-
-def _clock(value: str | float) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    seconds = 0.0
-    for part in str(value).replace(",", ".").split(":"):
-        seconds = seconds * 60 + float(part)
-    return seconds
+    return [[s, e, t] for s, e, t in read_subtitles(path, offset)]
 
 
 # ---------------------------------------------------------------------------------------------

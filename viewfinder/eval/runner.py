@@ -41,8 +41,14 @@ EXECUTORS = ("inline", "local", "ray")
 class Answerer(ABC):
     """What the runner evaluates: index a video once, then answer its items."""
 
-    def prepare(self, video: Path) -> None:  # noqa: B027 - optional hook, default no-op
-        """Build whatever per-video state answering needs (called once per video group)."""
+    def prepare(  # noqa: B027 - optional hook, default no-op
+        self, video: Path, subtitles: Sequence[Sequence[Any]] | None = None
+    ) -> None:
+        """Build whatever per-video state answering needs (called once per video group).
+
+        ``subtitles`` are the group's ``[start, end, text]`` lines when the benchmark gives
+        them (``Item.meta["subtitles"]``): the video's speech evidence instead of ASR.
+        """
 
     @abstractmethod
     def answer(self, item: Item) -> Answer:
@@ -61,15 +67,16 @@ class VideoQAAnswerer(Answerer):
 
         self._qa = VideoQA(settings)
 
-    def prepare(self, video: Path) -> None:
-        # Engines without a separate index step build their indexes on the first ask.
-        index = getattr(self._qa, "index", None)
-        if index is not None:
-            index(video)
+    def prepare(self, video: Path, subtitles: Sequence[Sequence[Any]] | None = None) -> None:
+        # Only the agent has an index to build; uniform reads the video on the first ask.
+        if self._qa.settings.strategy == "agent":
+            self._qa.index(video, subtitles=subtitles)
 
     def answer(self, item: Item) -> Answer:
         options = list(item.options) if item.options else None
-        return self._qa.ask(item.video, item.question, options=options)
+        return self._qa.ask(
+            item.video, item.question, options=options, subtitles=item.meta.get("subtitles")
+        )
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,8 @@ def run_group(
     """Index ``video`` once, answer its items, yield one record per item (never raises)."""
     t0 = time.perf_counter()
     try:
-        answerer.prepare(video)
+        # Items of one video share its subtitles (a benchmark gives one file per video).
+        answerer.prepare(video, subtitles=items[0].meta.get("subtitles") if items else None)
     except Exception as e:  # recorded per item: one bad video must not stop the run
         logger.warning("Indexing %s failed: %s: %s", video, type(e).__name__, e)
         for it in items:
