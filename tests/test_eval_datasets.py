@@ -171,3 +171,170 @@ def test_jsonl_and_unreadable_annotations(tmp_path: Path) -> None:
     )
     with pytest.raises(AnnotationError, match="not one of the candidates"):
         load_mlvu(bad, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The published files' own layouts, written with pyarrow in the released schemas.
+
+VIDEOMME_SCHEMA = [
+    ("video_id", "string"),
+    ("duration", "string"),
+    ("domain", "string"),
+    ("sub_category", "string"),
+    ("url", "string"),
+    ("videoID", "string"),
+    ("question_id", "string"),
+    ("task_type", "string"),
+    ("question", "string"),
+    ("options", "list<string>"),
+    ("answer", "string"),
+]
+
+
+def _write_parquet(path: Path, rows: list[dict], schema: list[tuple[str, str]]) -> Path:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    types = {"string": pa.string(), "float": pa.float64(), "list<string>": pa.list_(pa.string())}
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(n, types[t]) for n, t in schema]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def _videomme_rows() -> list[dict]:
+    rows = []
+    for vid, yt, duration in (("001", "fFjv93ACGo8", "short"), ("601", "mZsZr7Wq1Bw", "long")):
+        for q in range(1, 4):
+            rows.append(
+                {
+                    "video_id": vid,
+                    "duration": duration,
+                    "domain": "Knowledge",
+                    "sub_category": "Humanity & History",
+                    "url": f"https://www.youtube.com/watch?v={yt}",
+                    "videoID": yt,
+                    "question_id": f"{vid}-{q}",
+                    "task_type": "Counting Problem",
+                    "question": f"How many people appear in part {q}?",
+                    "options": ["A. 1.", "B. 2.", "C. 3.", "D. 4."],
+                    "answer": "ABCD"[q],
+                }
+            )
+    return rows
+
+
+def test_videomme_hf_parquet_with_srt_subtitles(tmp_path: Path) -> None:
+    """Video-MME's HF parquet (videomme/test-00000-of-00001.parquet): options lose their
+    'A. ' prefixes, videos are found under data/ (also as .mkv), and --subtitles reads
+    subtitle/<videoID>.srt with its <font> markup removed; a video without one gets none."""
+    ann = _write_parquet(
+        tmp_path / "videomme" / "test-00000-of-00001.parquet", _videomme_rows(), VIDEOMME_SCHEMA
+    )
+    videos = tmp_path / "Video-MME"
+    (videos / "data").mkdir(parents=True)
+    (videos / "data" / "fFjv93ACGo8.mp4").write_bytes(b"x")
+    ds = load_videomme(ann, videos)
+    assert [it.id for it in ds.items] == ["001-1", "001-2", "001-3"]
+    item = ds.items[0]
+    assert item.options == ("1.", "2.", "3.", "4.") and item.answer == "B"
+    assert item.video == videos / "data" / "fFjv93ACGo8.mp4"
+    assert (item.meta["duration"], item.meta["task_type"]) == ("short", "Counting Problem")
+    assert [s.reason.split(":")[0] for s in ds.skipped] == ["video not found"] * 3
+    assert ds.skipped_counts("duration") == {"long": 3}
+
+    (videos / "data" / "mZsZr7Wq1Bw.mkv").write_bytes(b"x")
+    (videos / "subtitle").mkdir()
+    (videos / "subtitle" / "fFjv93ACGo8.srt").write_text(
+        '1\n00:00:00,300 --> 00:00:02,000\n<font color="white" size=".72c">Two people '
+        "walk in.</font>\n\n2\n00:00:02,000 --> 00:00:03,500\n"
+        '<font color="white" size=".72c">Then a third.</font>\n'
+    )
+    ds = load_videomme(ann, videos, subtitles=True)
+    assert len(ds.items) == 6 and ds.items[3].video.suffix == ".mkv"
+    assert ds.items[0].meta["subtitles"] == [
+        [0.3, 2.0, "Two people walk in."],
+        [2.0, 3.5, "Then a third."],
+    ]
+    assert ds.items[3].meta["subtitles"] == []
+
+
+MLVU_DEV_SCHEMA = [
+    ("video_name", "string"),
+    ("duration", "float"),
+    ("question", "string"),
+    ("candidates", "list<string>"),
+    ("answer", "string"),
+    ("task_type", "string"),
+    ("question_id", "string"),
+]
+
+
+def test_mlvu_hf_dev_parquet_with_candidates_and_inlined_options(tmp_path: Path) -> None:
+    """sy1998/MLVU_dev rows as lmms-eval reads them: options inlined in the question *and*
+    listed in candidates, a letter answer, videos under video/; the question is shown
+    without its option lines and M-avg groups by task_type."""
+    rows = [
+        {
+            "video_name": "needle_32.mp4",
+            "duration": 467.98,
+            "question": "What does the hand coming out of the computer do?\n(A) Delivers a "
+            "product\n(B) Shakes the woman's hand\n(C) Takes the woman's credit card\n(D) "
+            "Points at something on the screen\n",
+            "candidates": [
+                "Delivers a product",
+                "Shakes the woman's hand",
+                "Takes the woman's credit card",
+                "Points at something on the screen",
+            ],
+            "answer": "A",
+            "task_type": "needle",
+            "question_id": "Q0",
+        },
+        {
+            "video_name": "AWA-6.mp4",
+            "duration": 450.0,
+            "question": "What is the main background of the video?\n(A) Grassland\n(B) Lake"
+            "\n(C) Ocean\n(D) Desert\n",
+            "candidates": ["Grassland", "Lake", "Ocean", "Desert"],
+            "answer": "(D)",
+            "task_type": "topic_reasoning",
+            "question_id": "Q1",
+        },
+    ]
+    ann = _write_parquet(tmp_path / "mlvu" / "test-00000-of-00001.parquet", rows, MLVU_DEV_SCHEMA)
+    (tmp_path / "MLVU" / "video").mkdir(parents=True)
+    (tmp_path / "MLVU" / "video" / "needle_32.mp4").write_bytes(b"x")
+    ds = load_mlvu(ann, tmp_path / "MLVU")
+    item = ds.items[0]
+    assert item.question == "What does the hand coming out of the computer do?"
+    assert item.options == tuple(rows[0]["candidates"]) and item.answer_text == "Delivers a product"
+    assert (item.id, item.meta["task"]) == ("Q0", "needle")
+    assert item.video == tmp_path / "MLVU" / "video" / "needle_32.mp4"
+    skipped = ds.skipped[0]
+    assert (skipped.id, skipped.meta["task"]) == ("Q1", "topic_reasoning")
+
+
+def test_mlvu_json_directory_with_open_ended_tasks(tmp_path: Path) -> None:
+    """MLVU's json/ directory also holds the open-ended tasks (no candidates): those are
+    listed as skipped with the reason, the multiple-choice files load as before."""
+    ann = _mlvu_raw(tmp_path)
+    (ann / "9_summary.json").write_text(
+        json.dumps(
+            [
+                {
+                    "video": "movie101_2.mp4",
+                    "duration": 900,
+                    "question": "Please summarize this video.",
+                    "answer": "A man walks home.",
+                    "question_type": "summary",
+                }
+            ]
+        )
+    )
+    (tmp_path / "MLVU" / "video" / "9_summary").mkdir(parents=True)
+    (tmp_path / "MLVU" / "video" / "9_summary" / "movie101_2.mp4").write_bytes(b"x")
+    ds = load_mlvu(ann, tmp_path / "MLVU")
+    assert ds.items == ()
+    reasons = {s.id: s.reason for s in ds.skipped}
+    assert set(reasons) == {"plotQA_0", "count_0", "summary_0"}
+    assert reasons["summary_0"].startswith("open-ended MLVU task 'summary'")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..settings import Settings
-from .datasets import LOADERS, Dataset, load_longvideobench, load_mlvu
+from .datasets import LOADERS, Dataset, load_mlvu
 from .metrics import SPECS
 from .report import build_report, load_run
 from .runner import EXECUTORS, AnswererFactory, RunConfig, VideoQAFactory
@@ -27,6 +27,18 @@ from .runner import run as run_items
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("uniform", "agent")
+# Benchmarks whose subtitles can stand in for speech recognition: (--subtitles help, default dir)
+SUBTITLE_HELP = {
+    "longvideobench": (
+        "use each item's subtitle file as its speech (skip items without one)",
+        "VIDEOS/subtitles",
+    ),
+    "videomme": (
+        "use subtitle/<videoID>.srt as the speech (a video without one has none, as in the "
+        "official with-subtitles setting)",
+        "VIDEOS/subtitle",
+    ),
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,17 +60,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             help="annotation file (MLVU: a task file or the json/ directory)",
         )
         b.add_argument("--videos", type=Path, required=True, help="root holding the videos")
-        if name == "longvideobench":
-            b.add_argument(
-                "--subtitles",
-                action="store_true",
-                help="require each item's subtitle file (skip items without one)",
-            )
+        if name in SUBTITLE_HELP:
+            b.add_argument("--subtitles", action="store_true", help=SUBTITLE_HELP[name][0])
             b.add_argument(
                 "--subtitle-dir",
                 type=Path,
                 default=None,
-                help="where subtitle files are (default: VIDEOS/subtitles)",
+                help=f"where subtitle files are (default: {SUBTITLE_HELP[name][1]})",
             )
         _common(b)
     n = sub.add_parser(
@@ -121,8 +129,8 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
         ann = build(args.media, args.out / "niah", config)
         ds = load_mlvu(ann, ann.parent / "videos")
         return Dataset("niah", ds.items, ds.skipped)
-    if args.benchmark == "longvideobench":
-        return load_longvideobench(
+    if args.benchmark in SUBTITLE_HELP:
+        return LOADERS[args.benchmark](
             args.annotations, args.videos, subtitles=args.subtitles, subtitle_dir=args.subtitle_dir
         )
     return LOADERS[args.benchmark](args.annotations, args.videos)

@@ -188,15 +188,18 @@ def load_mlvu(annotations: Path, videos: Path) -> Dataset:
     """Load MLVU multiple-choice questions.
 
     Args:
-        annotations: a raw per-task JSON file (``json/1_plotQA.json``: ``video, question,
-            candidates, answer`` text, ``question_type``), a directory of them, or an HF dev
-            file (``video_name``, ``question`` with inlined ``(A) ...`` options, ``answer``
-            letter, ``task_type``) as JSON / JSONL / parquet.
-        videos: root holding the videos, as ``<video>``, ``<task file stem>/<video>`` or
-            ``video/<task file stem>/<video>``.
+        annotations: a raw per-task JSON file (``json/1_plotQA.json``: ``video, duration,
+            question, candidates``, ``answer`` text, ``question_type``), a directory of them,
+            or an HF file (``sy1998/MLVU_dev``: ``video_name``, ``question`` with the options
+            inlined as ``(A) ...`` lines, ``candidates``, ``answer`` letter, ``task_type``)
+            as JSON / JSONL / parquet.
+        videos: root holding the videos, as ``<video>``, ``video/<video>``,
+            ``<task file stem>/<video>`` or ``video/<task file stem>/<video>``.
 
     Returns:
-        The dataset; ``meta["task"]`` is the task type used for M-avg.
+        The dataset; ``meta["task"]`` is the task type used for M-avg. The open-ended raw
+        tasks (``8_sub_scene``, ``9_summary``: no candidates, scored by an LLM judge) are
+        listed as skipped with that reason.
     """
     annotations = Path(annotations)
     if annotations.is_dir():
@@ -218,33 +221,55 @@ def load_mlvu(annotations: Path, videos: Path) -> Dataset:
 
 def _mlvu_item(rec: dict[str, Any], path: Path, n: int, videos: Path) -> tuple[Item, bool, str]:
     where = f"{path} record {n}"
-    if "candidates" in rec:  # raw per-task file
-        task = str(rec.get("question_type") or re.sub(r"^\d+_", "", path.stem))
-        options = _checked_options(_field(rec, "candidates", path, n), where)
-        answer = _letter_of(str(_field(rec, "answer", path, n)), options, where)
-        question = str(_field(rec, "question", path, n))
-        video_name = str(_field(rec, "video", path, n))
-        item_id = str(rec.get("question_id") or f"{task}_{n}")
-    else:  # HF dev layout: options inlined in the question, answer is a letter
-        task = str(_field(rec, "task_type", path, n))
-        question, options = _split_inline_options(str(_field(rec, "question", path, n)))
+    if "video_name" in rec:  # HF layout: options inlined in the question, answer a letter
+        task = str(rec.get("task_type") or _field(rec, "question_type", path, n))
+        question, inline = _split_inline_options(str(_field(rec, "question", path, n)))
+        listed = rec.get("candidates")
+        options = _checked_options(list(listed), where) if listed is not None else inline
         if not options:
             raise AnnotationError(
-                f"{where}: no '(A) ...' option lines in the question. MLVU dev questions inline "
-                "their options; for open-ended questions use the generic jsonl loader."
+                f"{where}: no candidates and no '(A) ...' option lines in the question. MLVU "
+                "questions list their options; for open-ended questions use the jsonl loader."
             )
-        answer = str(_field(rec, "answer", path, n)).strip().strip("()")
+        answer = str(_field(rec, "answer", path, n)).strip().strip("()").strip()
         if answer not in LETTERS[: len(options)]:
             answer = _letter_of(answer, options, where)
-        video_name = str(_field(rec, "video_name", path, n))
-        item_id = str(rec.get("question_id") or f"{task}_{n}")
+        video_name = str(rec["video_name"])
+    elif "video" in rec:  # raw per-task file of the MLVU repository
+        task = str(rec.get("question_type") or re.sub(r"^\d+_", "", path.stem))
+        question = str(_field(rec, "question", path, n))
+        video_name = str(rec["video"])
+        if "candidates" not in rec:  # open-ended (sub-scene captioning, summary)
+            meta = {k: v for k, v in rec.items() if k not in ("question", "answer")}
+            meta["task"] = task
+            video, _ = _resolve(videos, _mlvu_video_paths(video_name, path, rec))
+            item = Item(f"{task}_{n}", question, None, str(rec.get("answer", "")), video, meta)
+            reason = f"open-ended MLVU task {task!r}: scored by an LLM judge (G-Avg), not here"
+            return item, False, reason
+        options = _checked_options(_field(rec, "candidates", path, n), where)
+        answer = _letter_of(str(_field(rec, "answer", path, n)), options, where)
+    else:
+        raise AnnotationError(
+            f"{where} has neither 'video' (MLVU json/ task files) nor 'video_name' (HF "
+            f"sy1998/MLVU_dev) (has: {sorted(rec)}). Check --annotations and the benchmark name."
+        )
+    item_id = str(rec.get("question_id") or f"{task}_{n}")
     meta = {k: v for k, v in rec.items() if k not in ("question", "candidates", "answer")}
     meta["task"] = task
-    video, ok = _resolve(
-        videos, [video_name, Path(path.stem) / video_name, Path("video") / path.stem / video_name]
-    )
+    video, ok = _resolve(videos, _mlvu_video_paths(video_name, path, rec))
     item = Item(item_id, question, options, answer, video, meta)
     return item, ok, "" if ok else f"video not found: {video}"
+
+
+def _mlvu_video_paths(video_name: str, path: Path, rec: dict[str, Any]) -> list[Path]:
+    """Where MLVU releases put a video: flat, under ``video/``, or per task file."""
+    stems = [path.stem]
+    if rec.get("source_file"):  # some HF copies name the raw task file a row came from
+        stems.append(Path(str(rec["source_file"])).stem)
+    out = [Path(video_name), Path("video") / video_name]
+    for stem in stems:
+        out += [Path(stem) / video_name, Path("video") / stem / video_name]
+    return out
 
 
 def _split_inline_options(text: str) -> tuple[str, tuple[str, ...]]:
@@ -331,18 +356,28 @@ def load_subtitles(path: Path, offset: float = 0.0) -> list[list[Any]]:
 _LETTER_PREFIX = re.compile(r"^\s*\(?([A-F])[.)]\s*")
 
 
-def load_videomme(annotations: Path, videos: Path) -> Dataset:
-    """Load Video-MME (HF parquet / JSON / JSONL rows).
+def load_videomme(
+    annotations: Path, videos: Path, subtitles: bool = False, subtitle_dir: Path | None = None
+) -> Dataset:
+    """Load Video-MME (HF ``videomme/test-00000-of-00001.parquet``, or JSON / JSONL rows).
 
     Args:
-        annotations: rows with ``videoID, duration, domain, sub_category, question_id,
-            task_type, question, options`` (``"A. ..."`` strings) and ``answer`` (a letter).
-        videos: root holding ``<videoID>.mp4`` (also ``data/`` or ``videos/`` below it).
+        annotations: rows with ``video_id, duration, domain, sub_category, url, videoID,
+            question_id, task_type, question, options`` (``"A. ..."`` strings) and ``answer``
+            (a letter).
+        videos: root holding ``<videoID>.mp4`` (also under ``data/`` or ``videos/``, and
+            ``.MP4`` / ``.mkv`` as in the released archives).
+        subtitles: when True, ``<subtitle_dir>/<videoID>.srt`` (default
+            ``<videos>/subtitle``) goes to ``meta["subtitles"]``; a video without a file gets
+            no lines, as in the official "with subtitles" setting.
+        subtitle_dir: where the ``.srt`` files are.
 
     Returns:
         The dataset; ``meta["duration"]`` is short / medium / long.
     """
     annotations, videos = Path(annotations), Path(videos)
+    sub_root = Path(subtitle_dir) if subtitle_dir else videos / "subtitle"
+    loaded: dict[str, list[list[Any]]] = {}  # one file per video, shared by its questions
     rows: list[tuple[Item, bool, str]] = []
     for n, rec in enumerate(read_records(annotations)):
         where = f"{annotations} record {n}"
@@ -356,7 +391,13 @@ def load_videomme(annotations: Path, videos: Path) -> Dataset:
             )
         vid = str(rec.get("videoID") or _field(rec, "video_id", annotations, n))
         meta = {k: v for k, v in rec.items() if k not in ("question", "options", "answer")}
-        video, ok = _resolve(videos, [f"{vid}.mp4", f"data/{vid}.mp4", f"videos/{vid}.mp4"])
+        names = [f"{vid}{ext}" for ext in (".mp4", ".MP4", ".mkv")]
+        video, ok = _resolve(videos, [Path(d) / f for d in ("", "data", "videos") for f in names])
+        if ok and subtitles:
+            if vid not in loaded:
+                srt = sub_root / f"{vid}.srt"
+                loaded[vid] = load_subtitles(srt) if srt.is_file() else []
+            meta["subtitles"] = loaded[vid]
         item_id = str(rec.get("question_id") or f"{vid}_{n}")
         question = str(_field(rec, "question", annotations, n))
         item = Item(item_id, question, options, answer, video, meta)
