@@ -9,6 +9,8 @@ seconds. Then indexes it into a fresh cache and prints a table.
     python bench/index_bench.py --video my.mp4                     # any video
 
 Goal on 2 cores: a 60-minute 720p video fully indexed in <= 8 minutes, peak RSS <= 3 GB.
+The frames stage uses a randomly initialised ViT-B-32 (``--random-clip``): no CLIP weights can
+be downloaded on the reference machine, and random weights cost the same compute.
 """
 
 from __future__ import annotations
@@ -54,6 +56,27 @@ def build_video(minutes: float, height: int, fps: int, speech_every: float, out:
     return lay_speech(footage, placements, out, keep_original=True)
 
 
+def random_clip(directory: Path, arch: str) -> Path:
+    """Save a randomly initialised open_clip ``arch`` in open_clip's hub layout.
+
+    No CLIP weights can be downloaded here; random weights cost exactly the compute of real
+    ones, so the "frames" stage is timed truthfully (its search results mean nothing).
+    """
+    import open_clip
+    import safetensors.torch
+    from open_clip.push_to_hf_hub import save_config_for_hf
+
+    target = directory / f"random-{arch}"
+    if (target / "open_clip_model.safetensors").exists():
+        return target
+    model = open_clip.create_model(arch, pretrained=None)
+    target.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(model.state_dict(), str(target / "open_clip_model.safetensors"))
+    config = open_clip.get_model_config(arch)
+    save_config_for_hf(model, target / "open_clip_config.json", config)
+    return target
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process (and waited-for children), MB."""
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -71,9 +94,18 @@ def main() -> None:
     parser.add_argument("--speech-every", type=float, default=30.0)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vf_bench")
     parser.add_argument("--no-overlap", action="store_true", help="run stages one after another")
+    parser.add_argument(
+        "--random-clip",
+        metavar="ARCH",
+        default="ViT-B-32",
+        help="time the frames stage with a randomly initialised open_clip ARCH (same compute "
+        "as real weights, which cannot be downloaded here); 'none' skips the stage",
+    )
+    parser.add_argument("--clip-fps", type=float, default=0.5, help="frames embedded per second")
     args = parser.parse_args()
 
     from viewfinder.indexes import IndexOptions, index_video
+    from viewfinder.indexes.visual import VisualIndexOptions
     from viewfinder.settings import Settings
     from viewfinder.tools.video import probe
 
@@ -87,7 +119,10 @@ def main() -> None:
             print(f"built {video} in {time.perf_counter() - t0:.0f} s")
     info = probe(video)
     cache = Path(tempfile.mkdtemp(prefix="cache_", dir=args.workdir))
-    settings = Settings(cache_dir=cache)
+    clip = None
+    if args.random_clip.lower() != "none":
+        clip = str(random_clip(args.workdir, args.random_clip))
+    settings = Settings(cache_dir=cache, clip=clip)
     first_seen: dict[str, float] = {}
     last_seen: dict[str, float] = {}
     lock = threading.Lock()
@@ -101,13 +136,19 @@ def main() -> None:
             last_seen[stage] = now
 
     handle = index_video(
-        video, settings, progress, options=IndexOptions(overlap=not args.no_overlap)
+        video,
+        settings,
+        progress,
+        options=IndexOptions(
+            overlap=not args.no_overlap, visual=VisualIndexOptions(fps=args.clip_fps)
+        ),
     )
     total = time.perf_counter() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     t0 = time.perf_counter()
-    index_video(video, settings)
+    reload_options = IndexOptions(visual=VisualIndexOptions(fps=args.clip_fps))
+    index_video(video, settings, options=reload_options)
     reload = time.perf_counter() - t0
 
     print(
@@ -142,7 +183,9 @@ def main() -> None:
     print(f"peak RSS: {peak_rss_mb():.0f} MB   reload: {reload:.2f} s")
     print(
         f"clips {len(handle.clips)}, speech segments {len(handle.speech_segments)}, "
-        f"text spans {len(handle.text_spans)}; "
+        f"text spans {len(handle.text_spans)}, CLIP frames "
+        f"{len(handle.visual.frame_times) if handle.visual is not None else 0} "
+        f"({'random ' + args.random_clip if clip else 'none'}); "
         f"frames read by OCR {handle.store.manifest('screen_text')['summary']}"
     )
 

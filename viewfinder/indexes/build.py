@@ -4,12 +4,13 @@ Stages, each reported to ``progress(stage, done, total)``:
 
 ``decode``       one low-resolution pass: shot cuts and picture-change scores (part "shots")
 ``shots``        clips of bounded length with keyframes (same part)
-``speech``       Whisper segments -> BM25 + embeddings (part "speech"), in a worker thread
+``speech``       Whisper segments -> BM25 + embeddings (part "speech")
 ``screen text``  OCR on keyframes and changed frames -> text spans (part "screen_text")
 ``frames``       CLIP frame/clip embeddings (part "visual", when CLIP weights are installed)
 
-Speech runs in a thread while screen text and frames run in the caller's thread: CTranslate2
-and onnxruntime release the GIL, so the two cores are both busy. Each part is current when its
+A helper thread starts on speech while the caller's thread scans for shots; then both threads
+share speech, screen text and frames chunk by chunk (``indexes/schedule.py``): CTranslate2,
+onnxruntime and torch release the GIL, so both cores stay busy to the end. Each part is current when its
 recipe (models + sha256 + parameters + format) matches; only stale parts are rebuilt. The
 whole build holds the video's file lock, so concurrent indexers of one video wait for each
 other and the second one finds everything built.
@@ -32,21 +33,22 @@ import numpy as np
 from ..settings import Settings
 from ..tools.shots import Clip, ShotOptions, clips_from_cuts, scan_video
 from .fusion import Hit, Span, fuse, rrf_scores
+from .schedule import Stage, StageBoard, ThreadReaders
 from .screen_text import (
     ScreenTextIndex,
+    ScreenTextJob,
     ScreenTextOptions,
     TextSpan,
     choose_frames,
     merge_spans,
-    read_frames,
     write_screen_text,
 )
 from .store import VideoStore, atomic_write_json, read_json
 from .transcript import (
     SpeechIndex,
+    SpeechJob,
     SpeechOptions,
     SpeechSegment,
-    build_speech,
     subtitle_segments,
     write_speech,
 )
@@ -367,20 +369,19 @@ class _Builder:
 
         if self.options.asr is not None:
             return self.options.asr
-        threads = self.settings.threads
-        if self.options.overlap:  # ASR shares the cores with OCR and CLIP
-            threads = max(1, threads // 2)
-        return AsrOptions(language=self.settings.language, threads=threads)
+        # Overlapping builds run two transcriptions at once (one per index thread).
+        return AsrOptions(
+            language=self.settings.language,
+            threads=self._engine_threads(),
+            workers=2 if self.options.overlap else 1,
+        )
 
     def _ocr_options(self) -> Any:
         from ..tools.ocr import OcrOptions
 
         if self.options.ocr is not None:
             return self.options.ocr
-        threads = (
-            max(1, self.settings.threads // 2) if self.options.overlap else self.settings.threads
-        )
-        return OcrOptions(threads=threads, max_side=self.settings.ocr_max_side)
+        return OcrOptions(threads=self._engine_threads(), max_side=self.settings.ocr_max_side)
 
     def all_current(self, recipes: dict[str, dict[str, Any] | None]) -> bool:
         if any(r is not None and self.store.find_part(p, r) is None for p, r in recipes.items()):
@@ -415,37 +416,42 @@ class _Builder:
         clips = read_json(part / "clips.json") or []
         return [[round(c["start"], 3), round(c["end"], 3)] for c in clips]
 
-    def _build_visual(self, clips: list[Clip], recipes: dict[str, Any]) -> None:
+    def _visual_stage(
+        self, clips: list[Clip], recipes: dict[str, Any], readers: ThreadReaders
+    ) -> Stage | None:
         if self._visual_state(recipes) != "build":
-            return
+            return None
         try:
             from . import visual
         except ImportError as e:
             self._skip_visual(f"visual index module unavailable ({e})")
-            return
-        t0 = time.perf_counter()
-        embedder = visual.open_embedder(
-            self.settings.clip, self.settings.cache_root, self.settings.threads
-        )
-        if embedder is None:
-            self._skip_visual(
-                f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
-            )
-            return
-        from ..tools.video import open_video
+            return None
 
-        with open_video(self.info.path, self.settings.video_backend) as reader:
+        def make() -> Any:
+            embedder = visual.open_embedder(
+                self.settings.clip, self.settings.cache_root, self._engine_threads()
+            )
+            if embedder is None:
+                self._skip_visual(
+                    f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
+                )
+                return None
             kwargs = {"options": self.options.visual} if self.options.visual else {}
-            visual.load_or_build(
+            return visual.VisualJob(
                 self.store,
-                reader,
+                self.info,
+                readers.frames_at,
                 embedder,
                 clips=clips,
                 progress=self.report.stage("frames"),
                 **kwargs,
             )
-        self.work["visual"] = "built"
-        self.seconds["frames"] = time.perf_counter() - t0
+
+        def finish(job: Any) -> None:
+            job.finish()
+            self.work["visual"] = "built"
+
+        return Stage("frames", make, finish)
 
     def _skip_visual(self, reason: str) -> None:
         logger.info("Visual index skipped: %s", reason)
@@ -457,50 +463,66 @@ class _Builder:
     # ------------------------------------------------------------------ build
 
     def build(self, recipes: dict[str, dict[str, Any] | None]) -> None:
+        """Build the missing parts: speech starts in a helper thread while the main thread
+        scans for shots; then both threads share speech, screen text and frames."""
+        from ..tools.video import open_video
+
         self.meta = self.store.video_meta() or {}  # another process may have written it
         self.meta.update(
             path=str(self.info.path), info=_info_dict(self.info), indexed_at=time.time()
         )
-        clips, scan = self._build_shots(recipes["shots"])
+        board = StageBoard()
+        readers = ThreadReaders(lambda: open_video(self.info.path, self.settings.video_backend))
         pool = (
-            ThreadPoolExecutor(1, thread_name_prefix="viewfinder-speech")
+            ThreadPoolExecutor(1, thread_name_prefix="viewfinder-index")
             if self.options.overlap
             else None
         )
-        speech_future = None
+        helper = pool.submit(lambda: [stage.work() for stage in board]) if pool else None
+        stages: list[Stage] = []
         try:
             if (
                 recipes.get(SUBTITLES) is not None
                 and self.store.find_part(SUBTITLES, recipes[SUBTITLES]) is None
             ):
                 self._build_subtitles(recipes[SUBTITLES])
-            if (
-                recipes.get("speech") is not None
-                and self.store.find_part("speech", recipes["speech"]) is None
-            ):
-                if pool is not None:
-                    speech_future = pool.submit(self._build_speech, recipes["speech"])
-                else:
-                    self._build_speech(recipes["speech"])
-            if (
-                recipes.get("screen_text") is not None
-                and self.store.find_part("screen_text", recipes["screen_text"]) is None
-            ):
-                self._build_screen_text(recipes["screen_text"], clips, scan)
-            self._build_visual(clips, recipes)
-            if speech_future is not None:
-                speech_future.result()
+            speech = self._speech_stage(recipes)
+            board.post(speech)
+            clips, scan = self._build_shots(recipes["shots"])
+            text = self._screen_text_stage(recipes, clips, scan, readers)
+            visual = self._visual_stage(clips, recipes, readers)
+            board.post(text)
+            board.post(visual)
+            board.close()
+            # The main thread starts where the helper does not; both end up sharing whatever
+            # stage still has chunks left.
+            order = (text, visual, speech) if helper else (speech, text, visual)
+            stages = [stage for stage in order if stage is not None]
+            for stage in stages:
+                stage.work()
+            if helper is not None:
+                helper.result()
+            for stage in stages:
+                if stage.seconds is not None:
+                    self.seconds[stage.name] = stage.seconds
         except BaseException:
             self.report.cancel.set()
-            if speech_future is not None:
+            board.close()
+            if helper is not None:
                 # the first failure is the one to raise
                 with contextlib.suppress(BaseException):
-                    speech_future.result()
+                    helper.result()
             raise
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
+            readers.close()
             self.store.write_video_meta(self.meta)
+
+    def _engine_threads(self) -> int:
+        """CPU threads per engine call: one per core each when two threads share the work."""
+        threads = self.settings.threads
+        return max(1, threads // 2) if self.options.overlap else threads
 
     def _build_shots(self, recipe: dict[str, Any]) -> tuple[list[Clip], dict[str, np.ndarray]]:
         found = self.store.find_part("shots", recipe)
@@ -528,36 +550,44 @@ class _Builder:
         self.seconds["shots"] = time.perf_counter() - t0
         return clips, arrays
 
-    def _build_speech(self, recipe: dict[str, Any]) -> None:
-        from ..tools.asr import load_asr
-        from ..tools.video import load_audio
+    def _speech_stage(self, recipes: dict[str, Any]) -> Stage | None:
+        recipe = recipes.get("speech")
+        if recipe is None or self.store.find_part("speech", recipe) is not None:
+            return None
 
-        t0 = time.perf_counter()
-        stage = self.report.stage("speech")
-        audio = load_audio(self.info.path)
-        if audio is None or audio.size == 0:
-            audio = np.zeros(0, np.float32)
-        checkpoint = self.store.checkpoint("speech", recipe)
-        self.work["speech"] = "resumed" if checkpoint.load() else "built"
-        transcriber = load_asr(self.settings.asr, self._asr_options(), self.settings.cache_root)
+        def make() -> SpeechJob:
+            from ..tools.asr import load_asr
+            from ..tools.video import load_audio
 
-        def check_cancel(_fraction: float) -> None:
-            if self.report.cancel.is_set():  # stop mid-chunk when another stage failed
-                raise _Cancelled("speech")
+            audio = load_audio(self.info.path)
+            if audio is None or audio.size == 0:
+                audio = np.zeros(0, np.float32)
+            checkpoint = self.store.checkpoint("speech", recipe)
+            self.work["speech"] = "resumed" if checkpoint.load() else "built"
+            transcriber = load_asr(self.settings.asr, self._asr_options(), self.settings.cache_root)
 
-        def transcribe(chunk: np.ndarray) -> list[Any]:
-            return transcriber.transcribe(chunk, progress=check_cancel)
+            def check_cancel(_fraction: float) -> None:
+                if self.report.cancel.is_set():  # stop mid-chunk when another stage failed
+                    raise _Cancelled("speech")
 
-        segments = build_speech(audio, transcribe, checkpoint, self.options.speech, stage)
-        del audio
-        vectors, embedder = self._embed([s.text for s in segments], recipe)
-        self.store.write_part(
-            "speech",
-            recipe,
-            lambda d: write_speech(d, segments, vectors, embedder),
-            summary={"segments": len(segments)},
-        )
-        self.seconds["speech"] = time.perf_counter() - t0
+            def transcribe(chunk: np.ndarray) -> list[Any]:
+                return transcriber.transcribe(chunk, progress=check_cancel)
+
+            return SpeechJob(
+                audio, transcribe, checkpoint, self.options.speech, self.report.stage("speech")
+            )
+
+        def finish(job: SpeechJob) -> None:
+            segments = job.segments()
+            vectors, embedder = self._embed([s.text for s in segments], recipe)
+            self.store.write_part(
+                "speech",
+                recipe,
+                lambda d: write_speech(d, segments, vectors, embedder),
+                summary={"segments": len(segments)},
+            )
+
+        return Stage("speech", make, finish)
 
     def _build_subtitles(self, recipe: dict[str, Any]) -> None:
         t0 = time.perf_counter()
@@ -573,37 +603,46 @@ class _Builder:
         self.work[SUBTITLES] = "built"
         self.seconds["speech"] = time.perf_counter() - t0
 
-    def _build_screen_text(
-        self, recipe: dict[str, Any], clips: list[Clip], scan: dict[str, np.ndarray]
-    ) -> None:
-        from ..tools.ocr import load_ocr
-        from ..tools.video import open_video
-
-        t0 = time.perf_counter()
+    def _screen_text_stage(
+        self,
+        recipes: dict[str, Any],
+        clips: list[Clip],
+        scan: dict[str, np.ndarray],
+        readers: ThreadReaders,
+    ) -> Stage | None:
+        recipe = recipes.get("screen_text")
+        if recipe is None or self.store.find_part("screen_text", recipe) is not None:
+            return None
         opts = self.options.screen_text
         keyframes = [t for c in clips for t in c.keyframes]
         times = choose_frames(scan["times"], scan["change"], keyframes, self.info.duration, opts)
-        checkpoint = self.store.checkpoint("screen_text", recipe)
-        self.work["screen_text"] = "resumed" if checkpoint.load() else "built"
-        engine = load_ocr(self.settings.ocr, self._ocr_options(), self.settings.cache_root)
-        with open_video(self.info.path, self.settings.video_backend) as reader:
-            readings = read_frames(
+
+        def make() -> ScreenTextJob:
+            from ..tools.ocr import load_ocr
+
+            checkpoint = self.store.checkpoint("screen_text", recipe)
+            self.work["screen_text"] = "resumed" if checkpoint.load() else "built"
+            engine = load_ocr(self.settings.ocr, self._ocr_options(), self.settings.cache_root)
+            return ScreenTextJob(
                 times,
-                lambda ts: reader.frames_at(ts, max_side=opts.frame_max_side),
+                lambda ts: readers.frames_at(ts, max_side=opts.frame_max_side),
                 lambda frame: engine.read_fine(frame, detect_max_side=opts.detect_max_side),
                 checkpoint,
                 opts,
                 self.report.stage("screen text"),
             )
-        spans = merge_spans(readings, self.info.duration, opts)
-        vectors, embedder = self._embed([s.text for s in spans], recipe)
-        self.store.write_part(
-            "screen_text",
-            recipe,
-            lambda d: write_screen_text(d, spans, vectors, embedder, times),
-            summary={"spans": len(spans), "frames_read": len(times)},
-        )
-        self.seconds["screen text"] = time.perf_counter() - t0
+
+        def finish(job: ScreenTextJob) -> None:
+            spans = merge_spans(job.readings(), self.info.duration, opts)
+            vectors, embedder = self._embed([s.text for s in spans], recipe)
+            self.store.write_part(
+                "screen_text",
+                recipe,
+                lambda d: write_screen_text(d, spans, vectors, embedder, times),
+                summary={"spans": len(spans), "frames_read": len(times)},
+            )
+
+        return Stage("screen text", make, finish)
 
     def _embed(self, texts: list[str], recipe: dict[str, Any]) -> tuple[Any, str | None]:
         if recipe.get("embedder") is None or not texts:
@@ -663,7 +702,7 @@ class _Builder:
 def _result_params(options: Any) -> dict[str, Any]:
     """Options that change results; thread counts only change speed, so they stay out of
     recipes (a different core count must not rebuild an index)."""
-    return {k: v for k, v in asdict(options).items() if k != "threads"}
+    return {k: v for k, v in asdict(options).items() if k not in ("threads", "workers")}
 
 
 def _load_clips(directory: Path) -> list[Clip]:

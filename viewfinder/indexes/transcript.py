@@ -332,9 +332,10 @@ class SpeechJob:
             )
         self._todo = [(a, b) for a, b in self._bounds if _chunk_key(a, b) not in self._done]
         self._lock = threading.Lock()
-        self._seconds_done = sum((b - a) for a, b in self._bounds) / SAMPLE_RATE - sum(
-            (b - a) for a, b in self._todo
-        ) / SAMPLE_RATE
+        self._seconds_done = (
+            sum((b - a) for a, b in self._bounds) / SAMPLE_RATE
+            - sum((b - a) for a, b in self._todo) / SAMPLE_RATE
+        )
 
     def work(self) -> None:
         """Transcribe chunks until none are left (returns at once when another thread has
