@@ -181,3 +181,28 @@ def test_coarse_to_fine_reads_small_text(
     # Boxes are in full-resolution pixels: the menu bar lies in the terminal's top strip.
     menu = [b for b in fine if "favoritos" in _small_words_read([b])]
     assert menu and all(400 < b.box[0] < 1280 and 70 < b.box[1] < 130 for b in menu), menu
+
+
+def test_memo_reuses_unchanged_lines_and_rereads_changed_ones(
+    rapid: ocr.OcrEngine, listing_frame: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated frame is answered from the memo; a line painted over is never reported
+    with its old text (its region is detected and read again)."""
+    calls: list[int] = []
+    real = rapid.recognize
+    monkeypatch.setattr(rapid, "recognize", lambda crops: calls.append(len(crops)) or real(crops))
+    memo = ocr.ReadMemo()
+    first = rapid.read_fine(listing_frame, detect_max_side=640, memo=memo)
+    read_first = sum(calls)
+    again = rapid.read_fine(listing_frame.copy(), detect_max_side=640, memo=memo)
+    assert [line.text for line in again] == [line.text for line in first]
+    assert sum(calls) == read_first  # nothing recognised twice
+    # Blank out the typed command's line.
+    command = next(line for line in first if "usr" in line.text)
+    edited = listing_frame.copy()
+    x0, y0, x1, y1 = (int(v) for v in command.box)
+    edited[y0:y1, x0:x1] = edited[y0, x0]
+    third = rapid.read_fine(edited, detect_max_side=640, memo=memo)
+    assert sum(calls) > read_first
+    assert not any("usr" in line.text for line in third)
+    assert {line.text for line in first if "usr" not in line.text} & {line.text for line in third}

@@ -156,14 +156,14 @@ def test_flat_for_short_videos_hnsw_for_long_ones() -> None:
         vectors[:100],
         duration=100,
         identity=identity,
-        options=VisualIndexOptions(hnsw_threshold=1000),
+        options=VisualIndexOptions(hnsw_threshold=1000, fps=1.0),
     )
     long = VisualIndex(
         times,
         vectors,
         duration=3000,
         identity=identity,
-        options=VisualIndexOptions(hnsw_threshold=1000),
+        options=VisualIndexOptions(hnsw_threshold=1000, fps=1.0),
     )
     assert (short.kind(), long.kind()) == ("flat", "hnsw")
     found = [long.search(vectors[i], k=1)[0].start for i in range(0, 3000, 150)]

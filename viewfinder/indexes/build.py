@@ -43,6 +43,7 @@ from .screen_text import (
     merge_spans,
     write_screen_text,
 )
+from .spool import FrameSpool
 from .store import VideoStore, atomic_write_json, read_json
 from .transcript import (
     SpeechIndex,
@@ -416,9 +417,8 @@ class _Builder:
         clips = read_json(part / "clips.json") or []
         return [[round(c["start"], 3), round(c["end"], 3)] for c in clips]
 
-    def _visual_stage(
-        self, clips: list[Clip], recipes: dict[str, Any], readers: ThreadReaders
-    ) -> Stage | None:
+    def _open_clip(self, recipes: dict[str, Any]) -> Any:
+        """The CLIP embedder when the visual part is to be built here, else None."""
         if self._visual_state(recipes) != "build":
             return None
         try:
@@ -426,30 +426,63 @@ class _Builder:
         except ImportError as e:
             self._skip_visual(f"visual index module unavailable ({e})")
             return None
+        embedder = visual.open_embedder(
+            self.settings.clip, self.settings.cache_root, self._engine_threads()
+        )
+        if embedder is None:
+            self._skip_visual(
+                f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
+            )
+        return embedder
+
+    def _visual_options(self) -> Any:
+        from .visual import VisualIndexOptions
+
+        return self.options.visual or VisualIndexOptions()
+
+    def _frame_spool(self, embedder: Any) -> FrameSpool | None:
+        """A spool the shot scan fills with the frames CLIP needs (None without CLIP)."""
+        if embedder is None:
+            return None
+        from ..tools.video import output_size
+        from .visual import decode_side, sample_times
+
+        times = sample_times(self.info.duration, self._visual_options().fps)
+        size = output_size(self.info.width, self.info.height, decode_side(self.info, embedder))
+        directory = self.store.checkpoint("frame-spool", {"size": list(size)}).directory
+        return FrameSpool(directory, times, size)
+
+    def _visual_stage(
+        self,
+        clips: list[Clip],
+        embedder: Any,
+        readers: ThreadReaders,
+        spool: FrameSpool | None,
+    ) -> Stage | None:
+        if embedder is None:
+            return None
+        from . import visual
+
+        def decode(times: list[float], max_side: int) -> list[np.ndarray]:
+            caught = spool.frames_at(times) if spool is not None else None
+            return caught if caught is not None else readers.frames_at(times, max_side)
 
         def make() -> Any:
-            embedder = visual.open_embedder(
-                self.settings.clip, self.settings.cache_root, self._engine_threads()
-            )
-            if embedder is None:
-                self._skip_visual(
-                    f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
-                )
-                return None
-            kwargs = {"options": self.options.visual} if self.options.visual else {}
             return visual.VisualJob(
                 self.store,
                 self.info,
-                readers.frames_at,
+                decode,
                 embedder,
+                options=self._visual_options(),
                 clips=clips,
                 progress=self.report.stage("frames"),
-                **kwargs,
             )
 
         def finish(job: Any) -> None:
             job.finish()
             self.work["visual"] = "built"
+            if spool is not None:
+                spool.remove()
 
         return Stage("frames", make, finish)
 
@@ -480,6 +513,7 @@ class _Builder:
         )
         helper = pool.submit(lambda: [stage.work() for stage in board]) if pool else None
         stages: list[Stage] = []
+        spool: FrameSpool | None = None
         try:
             if (
                 recipes.get(SUBTITLES) is not None
@@ -488,9 +522,12 @@ class _Builder:
                 self._build_subtitles(recipes[SUBTITLES])
             speech = self._speech_stage(recipes)
             board.post(speech)
-            clips, scan = self._build_shots(recipes["shots"])
+            clip = self._open_clip(recipes)
+            if clip is not None and self.store.find_part("shots", recipes["shots"]) is None:
+                spool = self._frame_spool(clip)
+            clips, scan = self._build_shots(recipes["shots"], spool)
             text = self._screen_text_stage(recipes, clips, scan, readers)
-            visual = self._visual_stage(clips, recipes, readers)
+            visual = self._visual_stage(clips, clip, readers, spool)
             board.post(text)
             board.post(visual)
             board.close()
@@ -517,6 +554,8 @@ class _Builder:
             if pool is not None:
                 pool.shutdown(wait=True)
             readers.close()
+            if spool is not None:
+                spool.remove()
             self.store.write_video_meta(self.meta)
 
     def _engine_threads(self) -> int:
@@ -524,12 +563,23 @@ class _Builder:
         threads = self.settings.threads
         return max(1, threads // 2) if self.options.overlap else threads
 
-    def _build_shots(self, recipe: dict[str, Any]) -> tuple[list[Clip], dict[str, np.ndarray]]:
+    def _build_shots(
+        self, recipe: dict[str, Any], spool: FrameSpool | None = None
+    ) -> tuple[list[Clip], dict[str, np.ndarray]]:
         found = self.store.find_part("shots", recipe)
         if found is not None:
             return _load_clips(found), dict(np.load(found / "scan.npz"))
         t0 = time.perf_counter()
-        scan = scan_video(self.info.path, self.options.shots, self.report.stage("decode"))
+        try:
+            scan = scan_video(
+                self.info.path,
+                self.options.shots,
+                self.report.stage("decode"),
+                on_frame=spool.feed if spool is not None else None,
+            )
+        finally:
+            if spool is not None:
+                spool.close()
         self.seconds["decode"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         clips = clips_from_cuts(scan.cuts, scan.duration, self.options.shots)
@@ -618,7 +668,7 @@ class _Builder:
         times = choose_frames(scan["times"], scan["change"], keyframes, self.info.duration, opts)
 
         def make() -> ScreenTextJob:
-            from ..tools.ocr import load_ocr
+            from ..tools.ocr import ReadMemo, load_ocr
 
             checkpoint = self.store.checkpoint("screen_text", recipe)
             self.work["screen_text"] = "resumed" if checkpoint.load() else "built"
@@ -626,10 +676,13 @@ class _Builder:
             return ScreenTextJob(
                 times,
                 lambda ts: readers.frames_at(ts, max_side=opts.frame_max_side),
-                lambda frame: engine.read_fine(frame, detect_max_side=opts.detect_max_side),
+                lambda frame, memo=None: engine.read_fine(
+                    frame, detect_max_side=opts.detect_max_side, memo=memo
+                ),
                 checkpoint,
                 opts,
                 self.report.stage("screen text"),
+                make_memo=ReadMemo if opts.reuse_unchanged else None,
             )
 
         def finish(job: ScreenTextJob) -> None:

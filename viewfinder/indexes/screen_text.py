@@ -46,9 +46,10 @@ class ScreenTextOptions:
     cut_change: float = 0.3
     # Never read two change-triggered frames closer than this (seconds).
     min_interval: float = 1.0
-    # Frames read per minute of video at most (busy footage changes all the time, and reading
-    # a frame costs ~0.1-0.3 s).
-    max_frames_per_minute: float = 20.0
+    # Frames read per minute of video at most: busy footage changes all the time and a frame
+    # costs ~0.27 CPU-s to read, so on the index bench's looped animations 20 per minute made
+    # OCR the second-largest stage; slides and terminals change far less often than this.
+    max_frames_per_minute: float = 15.0
     # Longest side of the decoded frame the fine reading works on.
     frame_max_side: int = 1280
     # Longest side of the copy text is detected on (coarse pass).
@@ -57,6 +58,9 @@ class ScreenTextOptions:
     same_text_ratio: float = 0.8
     # Frames decoded and read per checkpointed batch.
     batch: int = 16
+    # Within a batch, regions and lines whose pixels did not change since the previous frame
+    # keep their detections and text instead of being read again (tools.ocr.ReadMemo).
+    reuse_unchanged: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,18 +143,21 @@ class ScreenTextJob:
         checkpoint: Where finished batches are saved and found again.
         options: Batch size.
         progress: Called with (frames done, frames total).
+        make_memo: When given, ``read`` is called as ``read(frame, memo)`` with one fresh
+            memo per batch (consecutive frames, one thread), e.g. ``tools.ocr.ReadMemo``.
     """
 
     def __init__(
         self,
         times: Sequence[float],
         decode: Callable[[Sequence[float]], list[np.ndarray]],
-        read: Callable[[np.ndarray], list[Any]],
+        read: Callable[..., list[Any]],
         checkpoint: Checkpoint,
         options: ScreenTextOptions,
         progress: Callable[[float, float], None] | None = None,
+        make_memo: Callable[[], Any] | None = None,
     ) -> None:
-        self._decode, self._read = decode, read
+        self._decode, self._read, self._make_memo = decode, read, make_memo
         self._checkpoint, self._progress = checkpoint, progress
         self._total = len(times)
         self._batches = {
@@ -173,6 +180,7 @@ class ScreenTextJob:
                     return
                 key = self._todo.pop(0)
             batch = self._batches[key]
+            memo = self._make_memo() if self._make_memo is not None else None
             lines = []
             for frame in self._decode(batch):
                 lines.append(
@@ -182,7 +190,7 @@ class ScreenTextJob:
                             "box": [round(v, 1) for v in b.box],
                             "score": round(float(b.score), 4),
                         }
-                        for b in self._read(frame)
+                        for b in (self._read(frame) if memo is None else self._read(frame, memo))
                     ]
                 )
                 del frame

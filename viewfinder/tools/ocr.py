@@ -139,12 +139,16 @@ class OcrEngine(ABC):
         boxes = self._detect_checked(small)
         return self._read_boxes(small, boxes, back_to_input=1.0 / scale)
 
-    def read_fine(self, image: np.ndarray, detect_max_side: int = 640) -> list[TextBox]:
+    def read_fine(
+        self, image: np.ndarray, detect_max_side: int = 640, memo: ReadMemo | None = None
+    ) -> list[TextBox]:
         """Coarse-to-fine reading: detect on a small copy, read boxes from full-res crops.
 
         Args:
             image: RGB ``uint8`` array of shape (height, width, 3), at full resolution.
             detect_max_side: longest side of the copy the detector runs on.
+            memo: The previous frame of the same video, read with this memo: regions and
+                lines whose pixels have not changed since reuse its detections and text.
 
         Returns:
             Lines of text with boxes in pixels of ``image``.
@@ -152,8 +156,10 @@ class OcrEngine(ABC):
         check_image(image)
         small, scale = downscale(image, detect_max_side)
         coarse = self._detect_checked(small)
+        if memo is not None:
+            memo.next_frame(image)
         if scale == 1.0:
-            return self._read_boxes(image, coarse, back_to_input=1.0)
+            return self._read_boxes(image, coarse, back_to_input=1.0, memo=memo)
         # Boxes of large text are placed well enough on the small copy: read them from
         # full-resolution crops directly; only small text is detected again at full resolution.
         legible = [
@@ -162,7 +168,7 @@ class OcrEngine(ABC):
         small_text = [
             _scale_box(b, 1.0 / scale) for b in coarse if b[3] - b[1] < self.options.zoom_below
         ]
-        lines = self._read_boxes(image, legible, back_to_input=1.0)
+        lines = self._read_boxes(image, legible, back_to_input=1.0, memo=memo)
         h, w = image.shape[:2]
         # Lines run sideways: a coarse box that ends mid-word is extended by whole glyphs to
         # the right and left, and by a fraction of a line up and down.
@@ -177,12 +183,17 @@ class OcrEngine(ABC):
         for region in regions:
             x0, y0 = int(region[0]), int(region[1])
             patch = np.ascontiguousarray(image[y0 : int(region[3]), x0 : int(region[2])])
-            for b in self._detect_checked(patch):
+            found = memo.detected(region, patch) if memo is not None else None
+            if found is None:
+                found = self._detect_checked(patch)
+                if memo is not None:
+                    memo.remember_region(region, patch, found)
+            for b in found:
                 box = (b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0)
                 # A region may reach into large text that was read from the small copy.
                 if all(_covered(box, other) < 0.5 for other in read_already):
                     boxes.append(box)
-        lines += self._read_boxes(image, boxes, back_to_input=1.0)
+        lines += self._read_boxes(image, boxes, back_to_input=1.0, memo=memo)
         order = {box: i for i, box in enumerate(_reading_order([line.box for line in lines]))}
         return sorted(lines, key=lambda line: order[line.box])
 
@@ -191,17 +202,103 @@ class OcrEngine(ABC):
         return [b for b in self.detect(image) if b[2] - b[0] >= side and b[3] - b[1] >= side]
 
     def _read_boxes(
-        self, image: np.ndarray, boxes: list[Box], back_to_input: float
+        self,
+        image: np.ndarray,
+        boxes: list[Box],
+        back_to_input: float,
+        memo: ReadMemo | None = None,
     ) -> list[TextBox]:
         if not boxes:
             return []
         crops = [crop(image, b, self.options.crop_margin) for b in boxes]
+        known = [
+            memo.reading(b, c) if memo is not None else None
+            for b, c in zip(boxes, crops, strict=True)
+        ]
+        todo = [i for i, k in enumerate(known) if k is None]
+        if todo:
+            for i, reading in zip(todo, self.recognize([crops[i] for i in todo]), strict=True):
+                known[i] = reading
+                if memo is not None:
+                    memo.remember_line(boxes[i], crops[i], reading)
         lines = []
-        for b, (text, score) in zip(boxes, self.recognize(crops), strict=True):
+        for b, (text, score) in zip(boxes, known, strict=True):
             text = text.strip()
             if text and score >= self.options.min_score:
                 lines.append(TextBox(text, _scale_box(b, back_to_input), float(score)))
         return lines
+
+
+class ReadMemo:
+    """What the previous frame of one video showed, so unchanged text is not read again.
+
+    Frames chosen for OCR are consecutive views of the same screen (a cursor moved, a
+    terminal gained a line): most regions and lines are pixel-for-pixel what they were. A
+    region whose pixels are unchanged keeps its detections and a line whose crop is unchanged
+    keeps its text, without running the networks again. Use one memo per run of consecutive
+    frames, from one thread.
+
+    Args:
+        changed_level: A pixel differs when any channel moved by more than this (0-255); video
+            compression noise on static text stays well below it.
+        changed_fraction: A crop is unchanged when at most this fraction of its pixels differ.
+            One changed glyph in a 40-character line is about 0.25% of the crop.
+    """
+
+    def __init__(self, changed_level: int = 48, changed_fraction: float = 0.001) -> None:
+        self.changed_level = changed_level
+        self.changed_fraction = changed_fraction
+        self._regions: dict[tuple[int, ...], tuple[np.ndarray, list[Box]]] = {}
+        self._lines: dict[tuple[int, ...], tuple[np.ndarray, tuple[str, float]]] = {}
+        self._new_regions: dict[tuple[int, ...], tuple[np.ndarray, list[Box]]] = {}
+        self._new_lines: dict[tuple[int, ...], tuple[np.ndarray, tuple[str, float]]] = {}
+        # (regions, lines) reused and (regions, lines) looked up, for logging and tests.
+        self.reused = [0, 0]
+        self.asked = [0, 0]
+
+    def next_frame(self, image: np.ndarray) -> None:
+        """Start a new frame: what the last one remembered becomes "the previous frame"."""
+        if self._new_regions or self._new_lines:
+            self._regions, self._lines = self._new_regions, self._new_lines
+        self._new_regions, self._new_lines = {}, {}
+
+    def _same(self, a: np.ndarray, b: np.ndarray) -> bool:
+        if a.shape != b.shape:
+            return False
+        moved = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > self.changed_level
+        return float(moved.mean()) <= self.changed_fraction
+
+    def detected(self, region: Box, patch: np.ndarray) -> list[Box] | None:
+        """The boxes found in ``region`` last frame if its pixels are unchanged, else None."""
+        key = _int_box(region)
+        self.asked[0] += 1
+        old = self._regions.get(key)
+        if old is None or not self._same(old[0], patch):
+            return None
+        self.reused[0] += 1
+        self._new_regions[key] = old
+        return old[1]
+
+    def remember_region(self, region: Box, patch: np.ndarray, boxes: list[Box]) -> None:
+        self._new_regions[_int_box(region)] = (patch, boxes)
+
+    def reading(self, box: Box, pixels: np.ndarray) -> tuple[str, float] | None:
+        """The text read in ``box`` last frame if its crop is unchanged, else None."""
+        key = _int_box(box)
+        self.asked[1] += 1
+        old = self._lines.get(key)
+        if old is None or not self._same(old[0], pixels):
+            return None
+        self.reused[1] += 1
+        self._new_lines[key] = old
+        return old[1]
+
+    def remember_line(self, box: Box, pixels: np.ndarray, reading: tuple[str, float]) -> None:
+        self._new_lines[_int_box(box)] = (pixels, reading)
+
+
+def _int_box(box: Box) -> tuple[int, ...]:
+    return tuple(round(v) for v in box)
 
 
 # --------------------------------------------------------------------------- image helpers

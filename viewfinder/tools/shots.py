@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,10 @@ class Scan:
 
 
 def scan_video(
-    path: str | Path, options: ShotOptions | None = None, progress: Progress | None = None
+    path: str | Path,
+    options: ShotOptions | None = None,
+    progress: Progress | None = None,
+    on_frame: Callable[[float, Any], None] | None = None,
 ) -> Scan:
     """Decode ``path`` once at low resolution: shot cuts and per-sample picture change.
 
@@ -117,6 +121,8 @@ def scan_video(
         path: Video file.
         options: Detection options.
         progress: Called with (seconds decoded, duration) now and then.
+        on_frame: Called with (time, PyAV frame) for every decoded frame, so other work
+            that needs frames (e.g. ``indexes.spool.FrameSpool``) shares this decoding pass.
 
     Returns:
         The :class:`Scan`.
@@ -172,6 +178,8 @@ def scan_video(
                 continue
             t = float(frame.pts * stream.time_base) - base
             last_t = max(last_t, t)
+            if on_frame is not None:
+                on_frame(t, frame)
             if t + 1e-6 < next_t:
                 continue
             next_t = max(next_t + step, t + step / 2)
