@@ -749,22 +749,46 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.nda
         stream = container.streams.audio[0]
         stream.codec_context.thread_count = _AUDIO_THREADS
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
+        # One buffer sized from the container's duration and filled in place: collecting
+        # thousands of small chunks and concatenating them held twice an hour of audio
+        # (0.5 GB instead of 0.23 GB) and left the heap fragmented.
+        duration = float(container.duration or 0) / 1_000_000
+        out = _Samples(round((duration + 1.0) * sample_rate))
         lead: float | None = None
         try:
             for frame in container.decode(stream):
                 if lead is None and frame.pts is not None:
                     lead = float(frame.pts * stream.time_base) - _container_start(container)
-                chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+                    out.append(np.zeros(round(max(0.0, lead) * sample_rate), np.float32))
+                for f in resampler.resample(frame):
+                    out.append(f.to_ndarray().reshape(-1))
+            for f in resampler.resample(None):
+                out.append(f.to_ndarray().reshape(-1))
         except av.error.FFmpegError as e:
             raise CorruptVideoError(path, f"its audio track does not decode: {e}") from e
-    pad = round(max(0.0, lead or 0.0) * sample_rate)
-    if pad:
-        chunks.insert(0, np.zeros(pad, dtype=np.float32))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return out.array()
+
+
+class _Samples:
+    """A growable float32 buffer (doubling when a container under-reports its duration)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._data = np.empty(max(capacity, 1024), dtype=np.float32)
+        self._size = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        end = self._size + len(samples)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), dtype=np.float32)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = samples
+        self._size = end
+
+    def array(self) -> np.ndarray:
+        """The samples so far (a view; the unused tail of the buffer is never touched, so
+        it costs no memory)."""
+        return self._data[: self._size]
 
 
 _FINGERPRINT_CHUNK = 1 << 20
