@@ -327,7 +327,7 @@ class _Builder:
                 "ocr",
                 self.settings.ocr,
                 {
-                    "format": 1,
+                    "format": 2,  # 2: spans end at the first cut after their text was last seen
                     "ocr_options": _result_params(self._ocr_options()),
                     "screen_text": asdict(self.options.screen_text),
                     "embedder": embed,
@@ -568,7 +568,9 @@ class _Builder:
     ) -> tuple[list[Clip], dict[str, np.ndarray]]:
         found = self.store.find_part("shots", recipe)
         if found is not None:
-            return _load_clips(found), dict(np.load(found / "scan.npz"))
+            arrays = dict(np.load(found / "scan.npz"))
+            arrays["cuts"] = np.asarray((read_json(found / "cuts.json") or {}).get("cuts", ()))
+            return _load_clips(found), arrays
         t0 = time.perf_counter()
         try:
             scan = scan_video(
@@ -595,6 +597,7 @@ class _Builder:
         self.store.write_part(
             "shots", recipe, write, summary={"clips": len(clips), "cuts": len(scan.cuts)}
         )
+        arrays["cuts"] = np.asarray(scan.cuts, dtype=np.float64)
         self.report("shots", len(clips), len(clips))
         self.work["shots"] = "built"
         self.seconds["shots"] = time.perf_counter() - t0
@@ -665,6 +668,7 @@ class _Builder:
             return None
         opts = self.options.screen_text
         keyframes = [t for c in clips for t in c.keyframes]
+        cuts = [float(c) for c in scan.get("cuts", ())]
         times = choose_frames(scan["times"], scan["change"], keyframes, self.info.duration, opts)
 
         def make() -> ScreenTextJob:
@@ -686,7 +690,7 @@ class _Builder:
             )
 
         def finish(job: ScreenTextJob) -> None:
-            spans = merge_spans(job.readings(), self.info.duration, opts)
+            spans = merge_spans(job.readings(), self.info.duration, opts, cuts)
             vectors, embedder = self._embed([s.text for s in spans], recipe)
             self.store.write_part(
                 "screen_text",

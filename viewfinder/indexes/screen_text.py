@@ -238,9 +238,23 @@ def normalize(text: str) -> str:
 
 
 def merge_spans(
-    readings: Sequence[tuple[float, list]], duration: float, options: ScreenTextOptions
+    readings: Sequence[tuple[float, list]],
+    duration: float,
+    options: ScreenTextOptions,
+    cuts: Sequence[float] = (),
 ) -> list[TextSpan]:
-    """Merge the same text seen in consecutive read frames into spans."""
+    """Merge the same text seen in consecutive read frames into spans.
+
+    A span ends at the first read frame without its text, or at the first shot cut after
+    the last frame that showed it when that comes sooner (the next read frame can be far
+    away, and text rarely survives a cut).
+    """
+    cut_times = np.asarray(sorted(cuts), dtype=np.float64)
+
+    def end_of(span: dict[str, Any], gone_at: float) -> float:
+        i = int(np.searchsorted(cut_times, span["last"], side="right"))
+        return min(gone_at, float(cut_times[i])) if i < len(cut_times) else gone_at
+
     open_spans: list[dict[str, Any]] = []
     closed: list[dict[str, Any]] = []
     for t, lines in sorted(readings, key=lambda r: r[0]):
@@ -268,11 +282,13 @@ def merge_spans(
                         "text": line["text"],
                         "box": line["box"],
                         "score": line["score"],
+                        "last": t,
                     }
                 )
                 seen.add(len(open_spans) - 1)
             else:
                 span = open_spans[match]
+                span["last"] = t
                 if line["score"] > span["score"]:
                     span.update(text=line["text"], box=line["box"], score=line["score"], norm=norm)
                 seen.add(match)
@@ -281,11 +297,11 @@ def merge_spans(
             if j in seen:
                 still.append(span)
             else:
-                span["end"] = t
+                span["end"] = end_of(span, t)
                 closed.append(span)
         open_spans = still
     for span in open_spans:
-        span["end"] = duration
+        span["end"] = end_of(span, duration)
     spans = [
         TextSpan(
             round(s["start"], 3),
