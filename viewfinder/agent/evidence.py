@@ -142,8 +142,9 @@ def fit_to_budget(
     return kept
 
 
-def attribute(items: Sequence[Evidence], question: str, answer: str, k: int = 4,
-              min_ratio: float = 0.35) -> list[Evidence]:
+def attribute(
+    items: Sequence[Evidence], question: str, answer: str, k: int = 4, min_ratio: float = 0.35
+) -> list[Evidence]:
     """The evidence lines that best support ``answer`` to ``question``.
 
     Scores each line by IDF-weighted overlap of content words with the answer (weighted

@@ -353,12 +353,17 @@ def focus(candidates: list[Evidence], state: QAState, limit: int) -> list[Eviden
     if len(candidates) <= limit:
         return sorted(candidates, key=lambda e: e.start)
     query = [state.question, *(state.options or []), *state.extra_queries]
-    scored = attribute(candidates, " ".join(query), " ".join(state.options or []),
-                       k=len(candidates), min_ratio=0.0)
+    scored = attribute(
+        candidates, " ".join(query), " ".join(state.options or []), k=len(candidates), min_ratio=0.0
+    )
     lexical = {(e.start, e.modality, e.text): e.score for e in scored}
     best_clip = max((e.score for e in candidates), default=1.0) or 1.0
-    ranked = sorted(candidates, key=lambda e: -(lexical.get((e.start, e.modality, e.text), 0.0)
-                                                + 0.5 * e.score / best_clip))
+    ranked = sorted(
+        candidates,
+        key=lambda e: (
+            -(lexical.get((e.start, e.modality, e.text), 0.0) + 0.5 * e.score / best_clip)
+        ),
+    )
     return sorted(ranked[:limit], key=lambda e: e.start)
 
 
