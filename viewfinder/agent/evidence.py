@@ -168,7 +168,10 @@ def attribute(
     for item, doc in zip(items, docs, strict=True):
         if not doc:
             continue
-        score = sum(2 * idf(w) for w in answer_words if w in doc)
+        # OCR often runs words together ("canopus:~$ls/usr"): an answer word of 3+ characters
+        # found inside the line's unspaced text counts as present.
+        squashed = "".join(item.text.lower().split())
+        score = sum(2 * idf(w) for w in answer_words if w in doc or (len(w) >= 3 and w in squashed))
         score += sum(idf(w) for w in question_words if w in doc)
         if score > 0:
             scored.append((score / math.sqrt(1 + len(doc) / 8), item))
