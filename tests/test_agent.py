@@ -238,3 +238,48 @@ def test_uniform_allocation_fits_the_budget():
     tight = uniform_allocation(times, 256)
     assert tight.tokens <= 256 and len(tight.frames[0].times) == 16
     assert tight.frames[0].times[0] == 0.0 and tight.frames[0].times[-1] == 30.0
+
+
+class CodeIndex(FakeIndex):
+    """The fake talk with many similar on-screen codes, the asked one at 7:30."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for i, code in enumerate(["AMBER LANTERN 814", "AMBER ORCHID 529", "COBALT LANTERN 997"]):
+            self.text_spans.append(Span(100.0 + 150 * i, 104.0 + 150 * i, code))
+        self.text_spans.append(Span(450.0, 454.0, "AMBERORCHID283"))
+
+
+CODES = ["AMBER LANTERN 703", "AMBER ORCHID 529", "AMBER ORCHID 283", "COBALT CANYON 184"]
+
+
+def _code_run(index, llm, **settings):
+    s = Settings(ocr=None, vlm=None, llm="scripted", **settings)
+    models = Models(s)
+    models.use("llm", llm)
+    question = "Which of these phrases is shown as on-screen text in the video?"
+    return answer_agent(index.info.path, index, question, CODES, models, s)
+
+
+def test_agent_shows_each_options_closest_passage_to_the_model():
+    """The answering prompt lists every option's closest passage; the right one leads the evidence."""
+    llm = ScriptedLLM([{"C": 0.9, "B": 0.1}])
+    ans = _code_run(CodeIndex(), llm)
+    prompt = llm.prompts[-1]
+    assert "Closest words in the video to each option:" in prompt
+    assert '(C) [07:30-07:34] screen text: "AMBERORCHID283" (100% match)' in prompt
+    assert "(D) nothing close in the speech or screen text" in prompt
+    assert ans.text == "AMBER ORCHID 283"
+    assert any(e.start == 450.0 and e.text == "AMBERORCHID283" for e in ans.evidence)
+    retrieve = [t for t in ans.trace if t.get("node") == "retrieve"][0]
+    assert retrieve["option_matches"][2] == [1.0, 450.0]
+    # The matched moment becomes a key clip even though no sub-query's words hit it.
+    clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"][0]
+    assert any(c[0] <= 450.0 <= c[1] for c in clips)
+
+
+def test_no_verify_ablation_leaves_the_prompt_without_checks():
+    """--no-verify: no option lookup, no checks block (so evaluation can price it)."""
+    llm = ScriptedLLM([{"C": 0.9}])
+    _code_run(CodeIndex(), llm, flags=("no-verify",))
+    assert "Closest words" not in llm.prompts[-1]

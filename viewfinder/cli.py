@@ -96,6 +96,7 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         ("no-reflect", "answer once, never look again"),
         ("frames-not-clips", "lone frames at peaks instead of key clips"),
         ("no-zoom", "no full-resolution crops"),
+        ("no-verify", "do not look up each option's wording in the transcript and screen text"),
     ):
         p.add_argument(
             f"--{flag}", dest="flags", action="append_const", const=flag, help=f"ablation: {what}"

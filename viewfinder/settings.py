@@ -53,7 +53,8 @@ class Settings:
     video_backend: str | None = None
     # Upper bound on agent look-again steps.
     max_steps: int = 3
-    # Agent ablation switches: "no-plan", "no-reflect", "frames-not-clips", "no-zoom".
+    # Agent ablation switches: "no-plan", "no-reflect", "frames-not-clips", "no-zoom",
+    # "no-verify".
     flags: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod

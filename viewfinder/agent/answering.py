@@ -14,7 +14,7 @@ from .. import prompts
 from ..answer import Answer, Evidence
 from ..errors import ModelNotInstalledError
 from ..runtime import Models
-from .evidence import attribute, fit_to_budget, prompt_lines
+from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
 
 LETTERS = "ABCDEF"
 NO_VLM_NOTE = (
@@ -34,6 +34,7 @@ def answer_from_text(
     notes: list[str],
     trace: list[dict[str, Any]],
     thin: Literal["even", "rank"] = "rank",
+    option_matches: Sequence[Any] = (),
 ) -> Answer:
     """Answer with the text LLM from ``evidence``.
 
@@ -41,6 +42,8 @@ def answer_from_text(
         thin: When the evidence does not fit the context: ``"even"`` keeps lines spread over
             time (the uniform baseline), ``"rank"`` keeps the first lines as given (callers
             pass them best first).
+        option_matches: ``agent.verify.OptionMatch`` per option: each option's closest
+            passage is listed under the evidence, so the model compares the wordings.
     """
     llm = models.get("llm")
     if llm is None:
@@ -69,6 +72,7 @@ def answer_from_text(
             evidence=lines,
             question=question,
             options=[{"letter": ltr, "text": o} for ltr, o in zip(letters, options, strict=True)],
+            checks=_checks(option_matches, letters),
         )
         probs = llm.choose(
             system,
@@ -132,6 +136,23 @@ def _fit(
         kept.append(item)
         used += cost
     return kept
+
+
+def _checks(option_matches: Sequence[Any], letters: str) -> list[dict[str, str]]:
+    """Prompt rows: each option's closest passage and how closely it matches."""
+    rows = []
+    for match in option_matches:
+        if match.option >= len(letters):
+            continue
+        e = match.evidence
+        found = (
+            f'[{stamp(e.start, e.end)}] {MODALITY_LABEL[e.modality]}: "{e.text}" '
+            f"({round(100 * match.score)}% match)"
+            if e is not None
+            else "nothing close in the speech or screen text"
+        )
+        rows.append({"letter": letters[match.option], "found": found})
+    return rows
 
 
 def _sources(evidence: Sequence[Evidence]) -> str:

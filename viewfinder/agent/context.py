@@ -10,7 +10,7 @@ from typing import Any
 from ..runtime import Models
 from ..settings import Settings
 
-ABLATIONS = ("no-plan", "no-reflect", "frames-not-clips", "no-zoom")
+ABLATIONS = ("no-plan", "no-reflect", "frames-not-clips", "no-zoom", "no-verify")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class AgentOptions:
     clips: bool = True
     # Zoom into text boxes / CLIP hot spots at full resolution.
     zoom: bool = True
+    # Look up each option's own wording in the transcript and screen text (agent/verify.py).
+    verify: bool = True
     # Total answer attempts, the first included.
     max_steps: int = 3
     # Below this confidence, look again (if steps remain).
@@ -52,6 +54,7 @@ class AgentOptions:
             reflect="no-reflect" not in flags,
             clips="frames-not-clips" not in flags,
             zoom="no-zoom" not in flags,
+            verify="no-verify" not in flags,
             max_steps=max(1, settings.max_steps),
         )
 

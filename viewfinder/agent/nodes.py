@@ -15,17 +15,21 @@ from langgraph.runtime import Runtime
 
 from .. import prompts
 from ..answer import Answer, Evidence
-from ..indexes.fusion import Span, fuse
+from ..indexes.fusion import Hit, Span, fuse
 from .budget import BudgetOptions, ZoomTarget, allocate
 from .context import AgentContext
 from .evidence import attribute, words
 from .state import KeyClip, Plan, QAState, jsonable
+from .verify import OptionMatch, match_options
 
 logger = logging.getLogger(__name__)
 
 MODALITIES = ("speech", "text", "visual")
 # Seconds of context kept around a key clip when collecting its speech and screen text.
 EVIDENCE_MARGIN = 2.0
+# A passage matching an option's wording at least this closely leads clip selection, ahead of
+# spans many sub-queries agree on: those share the question's words, it holds the option's.
+STRONG_OPTION_MATCH = 0.8
 
 
 def _timed(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
@@ -126,8 +130,34 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             counts[modality] = counts.get(modality, 0) + len(hits)
             if hits:
                 lists.append(hits)
-    spans = fuse(lists, gap=1.0, limit=4 * ctx.options.clips_per_step * state.reach)
-    return {"spans": spans, "trace": [{"hits": counts, "spans": len(spans), "skipped": skipped}]}
+    matches = state.option_matches or verify_options(state, ctx)
+    for match in matches:
+        if match.evidence is not None:
+            e = match.evidence
+            lists.append([Hit(e.start, e.end, e.modality, e.text, match.score, 0, "option:match")])
+    spans = fuse(lists, gap=1.0)
+    spans.sort(key=lambda s: -_strong_match(s))  # stable: fused order otherwise
+    spans = spans[: 4 * ctx.options.clips_per_step * state.reach]
+    entry: dict[str, Any] = {"hits": counts, "spans": len(spans), "skipped": skipped}
+    if matches:
+        entry["option_matches"] = [
+            [m.score, round(m.evidence.start, 1) if m.evidence else None] for m in matches
+        ]
+    return {"spans": spans, "option_matches": matches, "trace": [entry]}
+
+
+def _strong_match(span: Span) -> float:
+    """The best option-match score inside ``span`` if it is strong, else 0."""
+    scores = [h.score for h in span.hits if h.source == "option:match"]
+    best = max(scores, default=0.0)
+    return best if best >= STRONG_OPTION_MATCH else 0.0
+
+
+def verify_options(state: QAState, ctx: AgentContext) -> list[OptionMatch]:
+    """Each option's closest passage in the transcript and screen text ([] when off)."""
+    if not state.options or not ctx.options.verify:
+        return []
+    return match_options(state.options, ctx.index.speech_segments, ctx.index.text_spans)
 
 
 # --------------------------------------------------------------------------- select clips
@@ -292,8 +322,11 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     from .answering import answer_from_text
 
     zoomed = read_crops(state, ctx)
+    matched = [m.evidence for m in state.option_matches if m.evidence is not None]
     candidates = _dedupe([*zoomed, *collect_evidence(state, ctx)])
     evidence = focus(candidates, state, ctx.options.max_evidence_lines * state.reach)
+    # The options' closest passages are always shown, whatever else is chosen.
+    evidence = _dedupe([*matched, *evidence])
     notes: list[str] = []
     trace: list[dict[str, Any]] = []
     skipped = {m: why for m, why in ctx.index.available.items() if why != "ok"}
@@ -304,7 +337,14 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         result = _answer_with_vlm(vlm, state, ctx, evidence, notes, trace)
     else:
         result = answer_from_text(
-            state.question, state.options, evidence, ctx.models, notes, trace, thin="rank"
+            state.question,
+            state.options,
+            evidence,
+            ctx.models,
+            notes,
+            trace,
+            thin="rank",
+            option_matches=state.option_matches,
         )
     result.notes = notes
     best = (

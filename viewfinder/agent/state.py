@@ -87,6 +87,8 @@ class QAState:
     # How far retrieval reaches: more spans and neighbouring clips on each look-again.
     reach: int = 1
     spans: list[Any] = field(default_factory=list)
+    # Per option, its closest passage in the transcript / screen text (agent.verify.OptionMatch).
+    option_matches: list[Any] = field(default_factory=list)
     clips: list[KeyClip] = field(default_factory=list)
     allocation: Allocation | None = None
     # Zoom depth: 0 = none, 1 = text boxes, 2 = tighter crops on more regions.

@@ -299,6 +299,8 @@ def _questions(
         "text": [f"{a} {b} {rng.randint(100, 999)}" for a in _WORDS_A for b in _WORDS_B],
         "clip": [c[2] for c in NEEDLE_CLIPS] + list(ABSENT_SCENES),
     }
+    # Some recorded prompts share their text: an option listed twice would be two wrong answers.
+    pools = {modality: list(dict.fromkeys(pool)) for modality, pool in pools.items()}
     records = []
     for i, n in enumerate(sorted(needles, key=lambda n: n.start)):
         # Distractors never occur in this video, so exactly one option is true.

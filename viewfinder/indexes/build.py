@@ -327,7 +327,10 @@ class _Builder:
                 "ocr",
                 self.settings.ocr,
                 {
-                    "format": 2,  # 2: spans end at the first cut after their text was last seen
+                    # 2: spans end at the first cut after their text was last seen.
+                    # 3: frames are picked to cover time (last-of-shot and large-change
+                    # frames preferred), not last-of-shot first and the rest evenly by count.
+                    "format": 3,
                     "ocr_options": _result_params(self._ocr_options()),
                     "screen_text": asdict(self.options.screen_text),
                     "embedder": embed,

@@ -34,6 +34,13 @@ from .transcript import HybridTextIndex
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# In choose_frames, the last frame before a cut counts as this many times farther from the
+# frames already chosen than a changed frame or a keyframe.
+CUT_PREFERENCE = 1.5
+# A changed frame counts as up to this many times farther when the picture changed by at least
+# BIG_CHANGE (fraction of pixels) since the previous candidate: new content just appeared.
+BIG_CHANGE_PREFERENCE = 2.0
+BIG_CHANGE = 0.05
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,17 @@ def choose_frames(
 ) -> list[float]:
     """Times to read: clip keyframes, change-triggered frames and the last frame before cuts.
 
-    At most ``max_frames_per_minute`` frames are read in each minute of video. The last frames
-    of shots come first (a slide or a typed line is complete just before the picture moves
-    on), the remaining budget goes to keyframes and changed frames, each spread evenly.
+    At most ``max_frames_per_minute`` frames are read in each minute of video. Frames are
+    picked in turn, each the candidate farthest in time from every frame already chosen, so
+    reads cover the minute evenly. Two kinds of candidate count as farther: the last frame of
+    a shot (:data:`CUT_PREFERENCE`; a slide or a typed line is complete just before the
+    picture moves on) and the frame after a large change (up to :data:`BIG_CHANGE_PREFERENCE`;
+    new content, such as a caption, just appeared). Taking all last-of-shot frames first and
+    spreading changed frames by count instead left 18-second holes: a minute of busy cuts used
+    the whole budget, and the one change of a calm stretch (a caption over a still shot) was
+    never read.
     """
-    optional = {round(float(t), 3) for t in keyframes}
+    optional = {round(float(t), 3): 1.0 for t in keyframes}
     mandatory: set[float] = set()
     accumulated = 0.0
     last = -1e9
@@ -101,31 +114,44 @@ def choose_frames(
         if c >= options.cut_change and i > 0:
             mandatory.add(round(float(times[i - 1]), 3))
         if accumulated >= options.change_threshold and t - last >= options.min_interval:
-            optional.add(round(float(t), 3))
+            bonus = min(1.0, accumulated / BIG_CHANGE) * (BIG_CHANGE_PREFERENCE - 1.0)
+            optional[round(float(t), 3)] = 1.0 + bonus
             accumulated = 0.0
             last = float(t)
     end = max(duration, 1e-3)
-    mandatory = {t for t in mandatory if 0 <= t < end}
-    optional = {t for t in optional if 0 <= t < end} - mandatory
-    chosen: set[float] = set()
+    weight = {t: w for t, w in optional.items() if 0 <= t < end}
+    weight.update({t: CUT_PREFERENCE for t in mandatory if 0 <= t < end})
+    chosen: list[float] = []
     budget = max(1, round(options.max_frames_per_minute))
     for w0 in np.arange(0.0, end, 60.0):
-        musts = sorted(t for t in mandatory if w0 <= t < w0 + 60)
-        picked = _even(musts, budget)
-        window = sorted(t for t in optional if w0 <= t < w0 + 60)
-        picked += _even(window, budget - len(picked))
-        chosen.update(picked)
-    return sorted(chosen)
+        window = sorted(t for t in weight if w0 <= t < w0 + 60)
+        # The previous window's last frame counts: coverage runs across minute boundaries.
+        picked = _farthest(window, [weight[t] for t in window], chosen[-1:], budget)
+        chosen.extend(sorted(picked))
+    return sorted(set(chosen))
 
 
-def _even(values: list[float], count: int) -> list[float]:
-    """At most ``count`` of the sorted ``values``, spread evenly (all when they fit)."""
+def _farthest(
+    values: list[float], preference: list[float], fixed: list[float], count: int
+) -> list[float]:
+    """Up to ``count`` of ``values``, each the farthest (times its preference) from all picked."""
     if count <= 0 or not values:
         return []
     if len(values) <= count:
         return list(values)
-    picks = np.linspace(0, len(values) - 1, count).round().astype(int)
-    return [values[i] for i in sorted(set(picks.tolist()))]
+    remaining = np.asarray(values, dtype=np.float64)
+    weight = np.asarray(preference, dtype=np.float64)
+    if fixed:
+        gaps = np.min(np.abs(remaining[:, None] - np.asarray(fixed)[None, :]), axis=1)
+    else:
+        gaps = np.full(len(remaining), 1e9)  # nothing yet: the most preferred comes first
+    out: list[float] = []
+    for _ in range(count):
+        i = int(np.argmax(gaps * weight))
+        out.append(float(remaining[i]))
+        gaps = np.minimum(gaps, np.abs(remaining - remaining[i]))
+        gaps[i] = -1.0
+    return out
 
 
 class ScreenTextJob:
