@@ -31,8 +31,12 @@ def _fail_on_error_logs(caplog: pytest.LogCaptureFixture):
     """A test that makes viewfinder log an ERROR fails, even if its assertions pass."""
     caplog.set_level(logging.WARNING, logger="viewfinder")
     yield
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.startswith("viewfinder")
-              and not getattr(r, "expected", False)]
+    errors = [
+        r
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR
+        and r.name.startswith("viewfinder")
+        and not getattr(r, "expected", False)
+    ]
     if errors:
         pytest.fail("viewfinder logged errors: " + "; ".join(r.getMessage() for r in errors))

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.slow
 
 UNIFORM_FRAMES = 32
 BUDGET = 1024
-TEXT_OPTIONS = ["Welcome to the forum.", "This is the message board.", "Sign in to post.",
-                "No new messages."]
+TEXT_OPTIONS = [
+    "Welcome to the forum.",
+    "This is the message board.",
+    "Sign in to post.",
+    "No new messages.",
+]
 SPEECH_OPTIONS = ["a mailbox number", "a new password", "a conference pin", "a phone number"]
 
 
@@ -58,15 +62,23 @@ def haystack(tmp_path_factory, media_dir) -> dict:
     pin = media_dir / "speech" / "vm-newpassword.wav"
     video = lay_speech(joined, [(pin, starts["city"] + 1.0)], d / "haystack.mp4")
     duration = media_duration(video)
-    return {"video": video, "duration": duration,
-            "board": (starts["board"], starts["board"] + board_len),
-            "pin": (starts["city"] + 1.0, starts["city"] + 1.0 + media_duration(pin))}
+    return {
+        "video": video,
+        "duration": duration,
+        "board": (starts["board"], starts["board"] + board_len),
+        "pin": (starts["city"] + 1.0, starts["city"] + 1.0 + media_duration(pin)),
+    }
 
 
 def _settings(strategy: str, cache: Path) -> dict:
     # tiny.en keeps the test's two transcriptions quick; both strategies use the same models.
-    return {"strategy": strategy, "budget": BUDGET, "frames": UNIFORM_FRAMES,
-            "asr": "whisper-tiny.en", "cache_dir": cache}
+    return {
+        "strategy": strategy,
+        "budget": BUDGET,
+        "frames": UNIFORM_FRAMES,
+        "asr": "whisper-tiny.en",
+        "cache_dir": cache,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +92,10 @@ def uniform(tmp_path_factory) -> VideoQA:
 
 
 def _in(evidence, window, modality, slack=2.0) -> bool:
-    return any(e.modality == modality and e.end >= window[0] - slack
-               and e.start <= window[1] + slack for e in evidence)
+    return any(
+        e.modality == modality and e.end >= window[0] - slack and e.start <= window[1] + slack
+        for e in evidence
+    )
 
 
 def test_haystack_is_long_and_needle_between_uniform_samples(haystack):
@@ -111,6 +125,8 @@ def test_agent_finds_speech_needle_in_dense_speech(agent, uniform, haystack):
     assert _in(ans.evidence, haystack["pin"], "speech")
     base = uniform.ask(haystack["video"], question, SPEECH_OPTIONS)
     assert any("thinned evenly" in n for n in base.notes)
-    print(f"\nuniform: {base.choice} ({base.confidence:.2f}), evidence in window: "
-          f"{_in(base.evidence, haystack['pin'], 'speech')}; agent: {ans.choice} "
-          f"({ans.confidence:.2f}) in {ans.usage['seconds']}")
+    print(
+        f"\nuniform: {base.choice} ({base.confidence:.2f}), evidence in window: "
+        f"{_in(base.evidence, haystack['pin'], 'speech')}; agent: {ans.choice} "
+        f"({ans.confidence:.2f}) in {ans.usage['seconds']}"
+    )

@@ -19,7 +19,11 @@ from viewfinder.errors import (
 )
 from viewfinder.eval.compose import run_ffmpeg
 
-ASK = [sys.executable, "-c", "import sys; from viewfinder.cli import ask_main; sys.exit(ask_main())"]
+ASK = [
+    sys.executable,
+    "-c",
+    "import sys; from viewfinder.cli import ask_main; sys.exit(ask_main())",
+]
 VIEWFINDER = [sys.executable, "-m", "viewfinder"]
 
 
@@ -32,8 +36,19 @@ def bad_inputs(tmp_path_factory, sample_video) -> dict[str, Path]:
     truncated = d / "truncated.mp4"
     truncated.write_bytes(sample_video.read_bytes()[: sample_video.stat().st_size // 3])
     zero = d / "zero.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "color=c=black:s=64x64:r=25", "-frames:v", "0",
-                "-c:v", "libx264", zero])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:r=25",
+            "-frames:v",
+            "0",
+            "-c:v",
+            "libx264",
+            zero,
+        ]
+    )
     return {"missing": d / "missing.mp4", "text": text, "truncated": truncated, "zero": zero}
 
 
@@ -41,12 +56,15 @@ def _ask(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ASK, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize(("kind", "words"), [
-    ("missing", "Video not found"),
-    ("text", "Not a video"),
-    ("truncated", "Corrupt or truncated"),
-    ("zero", "Empty video"),
-])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("missing", "Video not found"),
+        ("text", "Not a video"),
+        ("truncated", "Corrupt or truncated"),
+        ("zero", "Empty video"),
+    ],
+)
 def test_cli_bad_video_prints_one_line_and_exits_1(bad_inputs, kind, words):
     """Each kind of bad video gives a single 'error: ...' line naming the problem, exit code 1."""
     result = _ask(bad_inputs[kind], "What is shown?")
@@ -57,11 +75,14 @@ def test_cli_bad_video_prints_one_line_and_exits_1(bad_inputs, kind, words):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("question", "options", "words"), [
-    ("   ", [], "question is empty"),
-    ("Which?", ["only one"], "needs 2-6 options; got 1"),
-    ("Which?", [f"option {i}" for i in range(7)], "needs 2-6 options; got 7"),
-])
+@pytest.mark.parametrize(
+    ("question", "options", "words"),
+    [
+        ("   ", [], "question is empty"),
+        ("Which?", ["only one"], "needs 2-6 options; got 1"),
+        ("Which?", [f"option {i}" for i in range(7)], "needs 2-6 options; got 7"),
+    ],
+)
 def test_cli_bad_question(sample_video, question, options, words):
     """An empty question or 1 / 7 options is refused before any model loads."""
     args: list[str | Path] = [sample_video, question]
@@ -79,12 +100,15 @@ def test_cli_debug_shows_traceback(bad_inputs):
     assert "Traceback" in result.stderr and "NotAVideoError" in result.stderr
 
 
-@pytest.mark.parametrize(("kind", "error"), [
-    ("missing", VideoNotFoundError),
-    ("text", NotAVideoError),
-    ("truncated", CorruptVideoError),
-    ("zero", EmptyVideoError),
-])
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("missing", VideoNotFoundError),
+        ("text", NotAVideoError),
+        ("truncated", CorruptVideoError),
+        ("zero", EmptyVideoError),
+    ],
+)
 def test_api_raises_typed_errors(bad_inputs, kind, error):
     """The Python API raises the specific ViewfinderError subclass."""
     with pytest.raises(error):
@@ -100,12 +124,15 @@ def test_api_rejects_bad_options(sample_video, options):
 
 def test_models_command_lists_every_role():
     """`viewfinder models` names each role, installed paths with sha256, and install commands."""
-    result = subprocess.run([*VIEWFINDER, "models"], capture_output=True, text=True, timeout=300,
-                            check=True)
+    result = subprocess.run(
+        [*VIEWFINDER, "models"], capture_output=True, text=True, timeout=300, check=True
+    )
     for role in ("asr:", "ocr:", "text-embedding:", "llm:", "clip:", "vlm:"):
         assert role in result.stdout
     assert "[installed] whisper-base" in result.stdout
-    assert "sha256: 905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57" in result.stdout
+    assert (
+        "sha256: 905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57" in result.stdout
+    )
     # No CLIP or VLM weights are reachable here: each missing model says how to install it.
     assert "[missing]   ViT-B-32/laion2b_s34b_b79k" in result.stdout
     assert "huggingface-cli download HuggingFaceTB/SmolVLM2-2.2B-Instruct" in result.stdout
