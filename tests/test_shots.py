@@ -43,3 +43,28 @@ def test_scan_finds_the_cut_between_two_clips(tmp_path: Path) -> None:
     assert any(abs(c - join) <= 0.6 for c in scan.cuts), (join, scan.cuts)
     assert abs(scan.duration - media_duration(video)) < 0.5
     assert scan.change.max() > 0.3  # the cut is a big picture change
+
+
+def test_scan_times_are_reader_times_when_the_video_starts_late(tmp_path: Path) -> None:
+    """Audio from 0 s, video from 0.2 s: the frame a reader returns at a scanned time is the
+    frame the scan saw there (the first white frame after the cut is white, not black)."""
+    from viewfinder.eval.compose import run_ffmpeg
+    from viewfinder.tools.video import open_video
+
+    video = tmp_path / "late.mp4"
+    run_ffmpeg(
+        [
+            "-f", "lavfi", "-i", "color=black:s=160x120:r=25:d=1",
+            "-f", "lavfi", "-i", "color=white:s=160x120:r=25:d=1",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=2.4",
+            "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v];[v]setpts=PTS+0.2/TB[vd]",
+            "-map", "[vd]", "-map", "2:a", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", str(video),
+        ]
+    )  # fmt: skip
+    scan = scan_video(video, ShotOptions(scan_fps=25.0))
+    first_white = next(t for t, c in zip(scan.times, scan.change, strict=True) if c > 0.5)
+    assert first_white == pytest.approx(1.2, abs=0.05)
+    with open_video(video) as reader:
+        frame = reader.frames_at([first_white])[0]
+    assert frame.mean() > 200

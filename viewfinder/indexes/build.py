@@ -57,7 +57,8 @@ from .transcript import (
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
-SHOTS_FORMAT = 1
+# 2: scan times count from the container start, like the readers (were the video stream start).
+SHOTS_FORMAT = 2
 STAGES = ("decode", "shots", "speech", "screen text", "frames")
 SUBTITLES = "subtitles"  # the part holding a subtitle-based speech index
 

@@ -120,7 +120,8 @@ def _open_container(path: Path) -> Any:
         raise NotAVideoError(path, "ffmpeg does not recognise its format") from e
 
 
-def _container_start(container: Any) -> float:
+def container_start(container: Any) -> float:
+    """Seconds at which the container's timeline starts: time 0 of every reader and of audio."""
     return container.start_time / 1e6 if container.start_time is not None else 0.0
 
 
@@ -173,7 +174,7 @@ def _check_tail(path: Path, container: Any, stream: Any, duration: float) -> Non
     av = _av()
     if duration <= 2.0:
         return
-    target = _container_start(container) + duration - 1.0
+    target = container_start(container) + duration - 1.0
     try:
         container.seek(int(target / stream.time_base), stream=stream, backward=True)
         for packet in container.demux(stream):
@@ -244,7 +245,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             duration = float(stream.duration * stream.time_base)
         else:
             end = _last_pts_time(container, stream)
-            duration = 0.0 if end is None else end - _container_start(container)
+            duration = 0.0 if end is None else end - container_start(container)
         if duration <= 0:
             raise EmptyVideoError(path)
         _check_tail(path, container, stream, duration)
@@ -389,7 +390,7 @@ class PyAVReader(VideoReader):
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
-        self._start = _container_start(self._container)
+        self._start = container_start(self._container)
         self._keyframe_gap: float | None = None
         # Decoder position: frame iterator, last frame shown so far, the next frame after it.
         self._frames: Iterator[Any] | None = None
@@ -530,7 +531,7 @@ def _torchcodec_reader() -> type[VideoReader] | None:
             self._threads = threads
             self._decoders: dict[tuple[int, int], Any] = {}
             with _open_container(self._info.path) as container:
-                self._start = _container_start(container)
+                self._start = container_start(container)
 
         def _decoder(self, size: tuple[int, int]) -> Any:
             if size not in self._decoders:
@@ -598,7 +599,7 @@ def _decord_reader() -> type[VideoReader] | None:
                 stream = container.streams.video[0]
                 first = _stream_time(stream, stream.start_time) or 0.0
                 # decord counts from the first frame; our times count from the container start.
-                self._offset = max(0.0, first - _container_start(container))
+                self._offset = max(0.0, first - container_start(container))
 
         def _reader(self, size: tuple[int, int]) -> Any:
             if size not in self._readers:
@@ -758,7 +759,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.nda
         try:
             for frame in container.decode(stream):
                 if lead is None and frame.pts is not None:
-                    lead = float(frame.pts * stream.time_base) - _container_start(container)
+                    lead = float(frame.pts * stream.time_base) - container_start(container)
                     out.append(np.zeros(round(max(0.0, lead) * sample_rate), np.float32))
                 for f in resampler.resample(frame):
                     out.append(f.to_ndarray().reshape(-1))
