@@ -434,9 +434,13 @@ class _Builder:
             self.settings.clip, self.settings.cache_root, self._engine_threads()
         )
         if embedder is None:
-            self._skip_visual(
-                f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
-            )
+            import importlib.util
+
+            if importlib.util.find_spec("open_clip") is None:
+                reason = "the open_clip package is not installed (pip install 'viewfinder[clip]')"
+            else:
+                reason = f"no CLIP weights for {self.settings.clip!r} (see `viewfinder models`)"
+            self._skip_visual(reason)
         return embedder
 
     def _visual_options(self) -> Any:
