@@ -52,3 +52,13 @@ def test_the_frame_after_a_large_change_is_preferred() -> None:
     assert len(chosen) <= 8
     # The first candidate after the change (candidates are at least 1 s apart).
     assert any(33.5 <= t < 35.0 for t in chosen)
+
+
+def test_typed_text_keeps_its_complete_reading() -> None:
+    """A line typed across frames keeps the complete reading, even if a partial one scored higher."""
+    partial = {**_line("This is the message boar"), "score": 0.97}
+    full = {**_line("This is the message board."), "score": 0.9}
+    readings = [(10.0, [partial]), (11.0, [full]), (12.0, [partial]), (20.0, [])]
+    (span,) = merge_spans(readings, 30.0, ScreenTextOptions())
+    assert span.text == "This is the message board."
+    assert (span.start, span.end) == (10.0, 20.0)

@@ -322,3 +322,17 @@ def test_sample_times_are_segment_centres() -> None:
     assert vt.sample_times(10.0, 0) == []
     with pytest.raises(ValueError):
         vt.sample_times(0.0, 3)
+
+
+@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
+    """PyAV's seek to 36.07 s of this WebM lands past its last frame; the reader steps back."""
+    from viewfinder.tools.video import open_video
+
+    path = MEDIA / "display_settings.webm"
+    with open_video(path, "pyav") as reader:
+        alone = reader.frames_at([36.066])[0]
+    with open_video(path, "pyav") as reader:
+        in_order = reader.frames_at([35.0, 36.0, 36.066])[2]
+    assert alone.shape == in_order.shape
+    assert np.array_equal(alone, in_order)

@@ -41,6 +41,9 @@ CUT_PREFERENCE = 1.5
 # BIG_CHANGE (fraction of pixels) since the previous candidate: new content just appeared.
 BIG_CHANGE_PREFERENCE = 2.0
 BIG_CHANGE = 0.05
+# A reading that completes the kept one (typed text grows) replaces it even when its
+# recognition score is up to this much lower (merge_spans).
+GROWN_TEXT_SCORE_SLACK = 0.15
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,11 @@ def choose_frames(
 
     At most ``max_frames_per_minute`` frames are read in each minute of video. Frames are
     picked in turn, each the candidate farthest in time from every frame already chosen, so
-    reads cover the minute evenly. Two kinds of candidate count as farther: the last frame of
-    a shot (:data:`CUT_PREFERENCE`; a slide or a typed line is complete just before the
-    picture moves on) and the frame after a large change (up to :data:`BIG_CHANGE_PREFERENCE`;
-    new content, such as a caption, just appeared). Taking all last-of-shot frames first and
+    reads cover the minute evenly. Half the budget is first spent that way on last frames of
+    shots (a slide or a typed line is complete just before the picture moves on). In the rest,
+    two kinds of candidate count as farther: the last frame of a shot (:data:`CUT_PREFERENCE`)
+    and the frame after a large change (up to :data:`BIG_CHANGE_PREFERENCE`; new content, such
+    as a caption, just appeared). Taking all last-of-shot frames first and
     spreading changed frames by count instead left 18-second holes: a minute of busy cuts used
     the whole budget, and the one change of a calm stretch (a caption over a still shot) was
     never read.
@@ -125,8 +129,14 @@ def choose_frames(
     budget = max(1, round(options.max_frames_per_minute))
     for w0 in np.arange(0.0, end, 60.0):
         window = sorted(t for t in weight if w0 <= t < w0 + 60)
-        # The previous window's last frame counts: coverage runs across minute boundaries.
-        picked = _farthest(window, [weight[t] for t in window], chosen[-1:], budget)
+        # Half the budget goes to last-of-shot frames first (typed text is complete there),
+        # spread over the minute; the rest covers time. The previous window's last frame
+        # counts: coverage runs across minute boundaries.
+        cuts = [t for t in window if t in mandatory]
+        picked = _farthest(cuts, [1.0] * len(cuts), chosen[-1:], budget // 2)
+        rest = [t for t in window if t not in picked]
+        fixed = [*chosen[-1:], *picked]
+        picked += _farthest(rest, [weight[t] for t in rest], fixed, budget - len(picked))
         chosen.extend(sorted(picked))
     return sorted(set(chosen))
 
@@ -315,7 +325,7 @@ def merge_spans(
             else:
                 span = open_spans[match]
                 span["last"] = t
-                if line["score"] > span["score"]:
+                if _better_reading(norm, line["score"], span["norm"], span["score"]):
                     span.update(text=line["text"], box=line["box"], score=line["score"], norm=norm)
                 seen.add(match)
         still = []
@@ -339,6 +349,20 @@ def merge_spans(
         for s in closed + open_spans
     ]
     return sorted(spans, key=lambda s: (s.start, s.box[1], s.box[0]))
+
+
+def _better_reading(new: str, new_score: float, old: str, old_score: float) -> bool:
+    """Whether a new reading of a span's text should replace the one kept.
+
+    Text being typed grows from frame to frame ("This is the message boar" -> "...board."):
+    the reading that contains the other wins unless it was read far less confidently;
+    otherwise the more confident reading wins.
+    """
+    if len(new) > len(old) and old in new:
+        return new_score >= old_score - GROWN_TEXT_SCORE_SLACK
+    if len(new) < len(old) and new in old:
+        return new_score > old_score + GROWN_TEXT_SCORE_SLACK
+    return new_score > old_score
 
 
 class ScreenTextIndex(HybridTextIndex):

@@ -463,10 +463,15 @@ class PyAVReader(VideoReader):
         ):
             self._frames, self._shown = self._seek(t), None
             self._ahead = next(self._frames, None)
-            if self._ahead is not None and self._time(self._ahead) > t + 1e-6 and t > 0:
-                # Some demuxers land after the target: step back a whole keyframe gap.
-                self._frames = self._seek(max(0.0, t - 2 * gap))
+            landed_late = self._ahead is not None and self._time(self._ahead) > t + 1e-6
+            # Some demuxers land after the target, or (WebM near its end) past the last
+            # frame: step back a whole keyframe gap, then to the start.
+            for back in (t - 2 * gap, 0.0):
+                if t <= 0 or not (self._ahead is None or landed_late):
+                    break
+                self._frames = self._seek(max(0.0, back))
                 self._ahead = next(self._frames, None)
+                landed_late = self._ahead is not None and self._time(self._ahead) > t + 1e-6
             if self._ahead is not None:
                 landed = self._time(self._ahead)
                 # The seek landed on the keyframe before t, so keyframes are at least this far
