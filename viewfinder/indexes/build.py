@@ -331,7 +331,8 @@ class _Builder:
                     # 2: spans end at the first cut after their text was last seen.
                     # 3: frames are picked to cover time (last-of-shot and large-change
                     # frames preferred), not last-of-shot first and the rest evenly by count.
-                    "format": 3,
+                    # 4: half the budget first reads the ends of the longest-stable pictures.
+                    "format": 4,
                     "ocr_options": _result_params(self._ocr_options()),
                     "screen_text": asdict(self.options.screen_text),
                     "embedder": embed,

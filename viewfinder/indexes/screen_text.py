@@ -41,6 +41,8 @@ CUT_PREFERENCE = 1.5
 # BIG_CHANGE (fraction of pixels) since the previous candidate: new content just appeared.
 BIG_CHANGE_PREFERENCE = 2.0
 BIG_CHANGE = 0.05
+# A picture stable for less than this before a cut (an animation's frames) gets no reserved read.
+MIN_STABLE_SECONDS = 1.0
 # A reading that completes the kept one (typed text grows) replaces it even when its
 # recognition score is up to this much lower (merge_spans).
 GROWN_TEXT_SCORE_SLACK = 0.15
@@ -98,25 +100,31 @@ def choose_frames(
 ) -> list[float]:
     """Times to read: clip keyframes, change-triggered frames and the last frame before cuts.
 
-    At most ``max_frames_per_minute`` frames are read in each minute of video. Frames are
-    picked in turn, each the candidate farthest in time from every frame already chosen, so
-    reads cover the minute evenly. Half the budget is first spent that way on last frames of
-    shots (a slide or a typed line is complete just before the picture moves on). In the rest,
-    two kinds of candidate count as farther: the last frame of a shot (:data:`CUT_PREFERENCE`)
-    and the frame after a large change (up to :data:`BIG_CHANGE_PREFERENCE`; new content, such
-    as a caption, just appeared). Taking all last-of-shot frames first and
-    spreading changed frames by count instead left 18-second holes: a minute of busy cuts used
-    the whole budget, and the one change of a calm stretch (a caption over a still shot) was
-    never read.
+    At most ``max_frames_per_minute`` frames are read in each minute of video. Half of that
+    budget goes first to the last frames of the pictures that stayed stable longest before a
+    cut (a slide, a caption or a typed line is complete just before the picture moves on).
+    The rest is picked in turn, each the candidate farthest in time from every frame already
+    chosen, so reads cover the minute evenly; two kinds of candidate count as farther: the
+    last frame of a shot (:data:`CUT_PREFERENCE`) and the frame after a large change (up to
+    :data:`BIG_CHANGE_PREFERENCE`; new content, such as a caption, just appeared).
+
+    Why not simpler rules: taking all last-of-shot frames first left 18-second holes (a minute
+    of busy cuts used the whole budget, and a caption over a still shot was never read); pure
+    time coverage read typed text mid-typing; spreading the reserved half over cut frames by
+    time spent it on an animation's cuts and missed a 4-second caption between two cuts.
     """
     optional = {round(float(t), 3): 1.0 for t in keyframes}
-    mandatory: set[float] = set()
+    # Last frame before each cut -> how long the picture had been stable (since the last cut).
+    stable_for: dict[float, float] = {}
     accumulated = 0.0
     last = -1e9
+    shot_start = float(times[0]) if len(times) else 0.0
     for i, (t, c) in enumerate(zip(times, change, strict=True)):
         accumulated += float(c)
         if c >= options.cut_change and i > 0:
-            mandatory.add(round(float(times[i - 1]), 3))
+            before = round(float(times[i - 1]), 3)
+            stable_for[before] = before - shot_start
+            shot_start = float(t)
         if accumulated >= options.change_threshold and t - last >= options.min_interval:
             bonus = min(1.0, accumulated / BIG_CHANGE) * (BIG_CHANGE_PREFERENCE - 1.0)
             optional[round(float(t), 3)] = 1.0 + bonus
@@ -124,16 +132,19 @@ def choose_frames(
             last = float(t)
     end = max(duration, 1e-3)
     weight = {t: w for t, w in optional.items() if 0 <= t < end}
-    weight.update({t: CUT_PREFERENCE for t in mandatory if 0 <= t < end})
+    weight.update({t: CUT_PREFERENCE for t in stable_for if 0 <= t < end})
     chosen: list[float] = []
     budget = max(1, round(options.max_frames_per_minute))
     for w0 in np.arange(0.0, end, 60.0):
         window = sorted(t for t in weight if w0 <= t < w0 + 60)
-        # Half the budget goes to last-of-shot frames first (typed text is complete there),
-        # spread over the minute; the rest covers time. The previous window's last frame
-        # counts: coverage runs across minute boundaries.
-        cuts = [t for t in window if t in mandatory]
-        picked = _farthest(cuts, [1.0] * len(cuts), chosen[-1:], budget // 2)
+        # Half the budget goes first to the last frames of the longest-stable pictures: a
+        # slide, a caption or a typed line is complete just before the picture moves on, and
+        # the cuts of a busy animation (stable for a fraction of a second) show little new.
+        ends = [t for t in window if stable_for.get(t, 0.0) >= MIN_STABLE_SECONDS]
+        ends.sort(key=lambda t: -stable_for[t])
+        picked = ends[: budget // 2]
+        # The rest covers time; the previous window's last frame counts, so coverage runs
+        # across minute boundaries.
         rest = [t for t in window if t not in picked]
         fixed = [*chosen[-1:], *picked]
         picked += _farthest(rest, [weight[t] for t in rest], fixed, budget - len(picked))
