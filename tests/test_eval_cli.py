@@ -149,13 +149,20 @@ def test_niah_build_places_real_needles_and_eval_reports(tmp_path: Path) -> None
             str(out),
         ]
     )
-    assert cli.run(args, make_factory=lambda s: SpeechOnly(s.strategy), out=io.StringIO()) == 0
+    printed = io.StringIO()
+    assert cli.run(args, make_factory=lambda s: SpeechOnly(s.strategy), out=printed) == 0
     report = json.loads((out / "report.json").read_text())
     assert [r["label"] for r in report["runs"]] == ["uniform@256", "agent@256"]
     run = report["runs"][0]
     assert run["groups"]["task"]["needle_speech"]["accuracy"] == 1.0
     expected_wrong = sum(by[m].answer != "A" for m in ("text", "clip"))
     assert run["overall"]["correct"] == 3 - expected_wrong
+    # The printed summary names M-avg (mean of per-task accuracies) apart from the overall.
+    right = 3 - expected_wrong
+    assert (
+        f"uniform@256: M-avg {100 * right / 3:.1f}%, overall {100 * right / 3:.1f}% ({right}/3)"
+        in printed.getvalue()
+    )
     assert run["visual_tokens_per_question"] == 64
     md = (out / "report.md").read_text()
     assert "## Accuracy % by depth_bucket" in md and "accuracy_by_task.png" in md
