@@ -336,3 +336,30 @@ def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
         in_order = reader.frames_at([35.0, 36.0, 36.066])[2]
     assert alone.shape == in_order.shape
     assert np.array_equal(alone, in_order)
+
+
+@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+def test_theora_frames_match_a_single_threaded_decode() -> None:
+    """Frame-threaded Theora decoding gave other pictures (and different ones from run to run);
+    the reader and the shot scan decode message_board.ogv as one decoder thread does."""
+    import av
+
+    from viewfinder.tools.shots import scan_video
+
+    path = MEDIA / "message_board.ogv"
+    reference: dict[float, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        base = vt.container_start(container)
+        for frame in vt.decode_tolerant(av, container, stream):
+            if frame is not None and frame.pts is not None:
+                reference[float(frame.pts * stream.time_base) - base] = frame.to_ndarray(
+                    format="rgb24"
+                )
+    times = sorted(reference)[5::20]
+    with vt.open_video(path, "pyav") as reader:
+        frames = reader.frames_at(times)
+    assert all(np.array_equal(f, reference[t]) for f, t in zip(frames, times, strict=True))
+    first, second = scan_video(path), scan_video(path)
+    assert np.array_equal(first.change, second.change)

@@ -58,7 +58,8 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, float], None]
 # 2: scan times count from the container start, like the readers (were the video stream start).
-SHOTS_FORMAT = 2
+# 3: Theora (and VP3) videos are scanned without frame threads, which were not reproducible.
+SHOTS_FORMAT = 3
 STAGES = ("decode", "shots", "speech", "screen text", "frames")
 SUBTITLES = "subtitles"  # the part holding a subtitle-based speech index
 

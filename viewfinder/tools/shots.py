@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptVideoError, NotAVideoError, VideoNotFoundError, require
-from .video import container_start, decode_tolerant
+from .video import container_start, decode_tolerant, set_decoder_threads
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def scan_video(
         if not container.streams.video:
             raise NotAVideoError(path, "no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        set_decoder_threads(stream)
         if options.skip_nonref:
             stream.codec_context.skip_frame = "NONREF"
         # The readers and the audio count from the container's start, not the video stream's:

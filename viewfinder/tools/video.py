@@ -125,6 +125,25 @@ def container_start(container: Any) -> float:
     return container.start_time / 1e6 if container.start_time is not None else 0.0
 
 
+# Codecs whose frame-threaded decoding is not reproducible: FFmpeg's Theora (VP3) decoder with
+# frame threads returned different pictures from run to run on a real Ogg file
+# (message_board.ogv), so an index, and everything built from the file, changed between runs.
+NO_FRAME_THREADS = frozenset({"theora", "vp3"})
+
+
+def set_decoder_threads(stream: Any, threads: int | None = None) -> None:
+    """Let ``stream``'s decoder use threads, frame threads only where they are reproducible.
+
+    Args:
+        stream: A PyAV video stream, before its first packet is decoded.
+        threads: Decoder threads (None: FFmpeg's choice).
+    """
+    codec = stream.codec_context.name
+    stream.thread_type = "SLICE" if codec in NO_FRAME_THREADS else "AUTO"
+    if threads is not None:
+        stream.codec_context.thread_count = threads
+
+
 def _stream_time(stream: Any, pts: int | None) -> float | None:
     return None if pts is None else float(pts * stream.time_base)
 
@@ -388,8 +407,7 @@ class PyAVReader(VideoReader):
         super().__init__(path)
         self._container = _open_container(self._info.path)
         self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
-        self._stream.codec_context.thread_count = threads
+        set_decoder_threads(self._stream, threads)
         self._start = container_start(self._container)
         self._keyframe_gap: float | None = None
         # Decoder position: frame iterator, last frame shown so far, the next frame after it.
@@ -533,7 +551,8 @@ def _torchcodec_reader() -> type[VideoReader] | None:
 
         def __init__(self, path: str | os.PathLike[str], threads: int = 2) -> None:
             super().__init__(path)
-            self._threads = threads
+            # torchcodec threads by frame: one thread where that is not reproducible.
+            self._threads = 1 if self._info.video_codec in NO_FRAME_THREADS else threads
             self._decoders: dict[tuple[int, int], Any] = {}
             with _open_container(self._info.path) as container:
                 self._start = container_start(container)
@@ -597,7 +616,8 @@ def _decord_reader() -> type[VideoReader] | None:
 
         def __init__(self, path: str | os.PathLike[str], threads: int = 2) -> None:
             super().__init__(path)
-            self._threads = threads
+            # torchcodec threads by frame: one thread where that is not reproducible.
+            self._threads = 1 if self._info.video_codec in NO_FRAME_THREADS else threads
             self._readers: dict[tuple[int, int], Any] = {}
             self._starts: np.ndarray | None = None
             with _open_container(self._info.path) as container:
