@@ -75,7 +75,8 @@ def normalize_clip(
     )
     # Decode with one thread where frame threads are not reproducible (a Theora source gave
     # different pictures from run to run, so test videos built from it differed too).
-    args: list[str | os.PathLike[str]] = ["-threads", "1"] if _frame_threads_unsafe(src) else []
+    has_audio, frame_threads_unsafe = _probe(src)
+    args: list[str | os.PathLike[str]] = ["-threads", "1"] if frame_threads_unsafe else []
     args += [
         "-i",
         src,
@@ -93,7 +94,6 @@ def normalize_clip(
         f"[0:a:0]aresample={sample_rate},pan=mono|c0=c0[a0];"
         "[a0][1:a]amix=inputs=2:duration=first:normalize=0[aout]"
     )
-    has_audio = _has_audio(src)
     common = [
         "-vf",
         vf,
@@ -233,18 +233,13 @@ def media_duration(path: Path) -> float:
         return float(stream.duration * stream.time_base)
 
 
-def _has_audio(path: Path) -> bool:
-    import av
-
-    with av.open(str(path)) as container:
-        return bool(container.streams.audio)
-
-
-def _frame_threads_unsafe(path: Path) -> bool:
+def _probe(path: Path) -> tuple[bool, bool]:
+    """(has an audio track, its video codec decodes irreproducibly with frame threads)."""
     import av
 
     from ..tools.video import NO_FRAME_THREADS
 
     with av.open(str(path)) as container:
         video = container.streams.video
-        return bool(video) and video[0].codec_context.name in NO_FRAME_THREADS
+        unsafe = bool(video) and video[0].codec_context.name in NO_FRAME_THREADS
+        return bool(container.streams.audio), unsafe
