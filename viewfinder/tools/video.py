@@ -616,7 +616,7 @@ def _decord_reader() -> type[VideoReader] | None:
 
         def __init__(self, path: str | os.PathLike[str], threads: int = 2) -> None:
             super().__init__(path)
-            # torchcodec threads by frame: one thread where that is not reproducible.
+            # decord's FFmpeg decoder threads by frame: one thread where that is not reproducible.
             self._threads = 1 if self._info.video_codec in NO_FRAME_THREADS else threads
             self._readers: dict[tuple[int, int], Any] = {}
             self._starts: np.ndarray | None = None
