@@ -16,7 +16,9 @@ from viewfinder.errors import (
     MissingDependencyError,
     ModelNotInstalledError,
     PromptTooLongError,
+    UnknownBackendError,
     UnknownModelError,
+    ViewfinderError,
 )
 from viewfinder.tools import llm as llm_module
 from viewfinder.tools.llm import LlamaCppLLM, LLMOptions, best_choice, load_llm
@@ -157,12 +159,30 @@ def test_no_backend_names_the_llm_extra(monkeypatch):
         load_llm("qwen2.5-1.5b")
 
 
+def test_unknown_backend_is_a_typed_error_listing_the_backends():
+    """An unknown backend raises UnknownBackendError (a ViewfinderError, so the CLI prints one
+    line) naming the valid backends, before any weights are resolved."""
+    with pytest.raises(UnknownBackendError, match=r"llama\.cpp.*transformers") as caught:
+        load_llm("qwen2.5-0.5b", backend="onnx")
+    assert isinstance(caught.value, ViewfinderError)
+
+
 @pytest.mark.slow
-def test_load_is_lazy_and_shared(qwen):
-    """load_llm returns one shared instance per model and options; weights load on first use."""
-    assert load_llm("qwen2.5-0.5b", backend="llama.cpp") is qwen
-    other = load_llm("qwen2.5-0.5b", LLMOptions(n_ctx=512), backend="llama.cpp")
-    assert other is not qwen and not other._loaded
+def test_load_is_lazy_and_models_share_one_instance(qwen):
+    """load_llm builds a new, unloaded instance per call (no module cache); runtime.Models
+    keeps one per model and result-changing options."""
+    from viewfinder.runtime import Models
+    from viewfinder.settings import Settings
+
+    fresh = load_llm("qwen2.5-0.5b", backend="llama.cpp")
+    assert fresh is not qwen and not fresh._loaded
+    models = Models(Settings(llm="qwen2.5-0.5b"))
+    first = models.get("llm")
+    assert models.get("llm") is first and models.get("llm", LLMOptions(threads=1)) is first
+    assert models.get("llm", LLMOptions(n_ctx=512)) is not first
+    assert models.loaded()["llm"]["instances"] == 2
+    models.close()
+    assert models.loaded() == {}
 
 
 @pytest.mark.slow

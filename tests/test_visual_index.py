@@ -29,6 +29,8 @@ from viewfinder.indexes.visual import (  # noqa: E402
     open_embedder,
     sample_times,
 )
+from viewfinder.runtime import Models  # noqa: E402
+from viewfinder.settings import Settings  # noqa: E402
 from viewfinder.tools.clip import load_clip  # noqa: E402
 
 # Three "scenes" of 4 s each, sampled at 1 fps; frames inside a scene differ only by noise.
@@ -260,6 +262,7 @@ def test_missing_clip_weights_skip_the_index_with_a_log_line(
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     with caplog.at_level(logging.INFO, logger="viewfinder.indexes.visual"):
-        assert open_embedder("ViT-B-32/laion2b_s34b_b79k", cache_dir=tmp_path) is None
-        assert open_embedder(None) is None
+        models = Models(Settings(cache_dir=tmp_path, clip="ViT-B-32/laion2b_s34b_b79k"))
+        assert open_embedder(models) is None
+        assert open_embedder(Models(Settings(cache_dir=tmp_path, clip=None))) is None
     assert "Visual index skipped" in caplog.text and "pip install" in caplog.text

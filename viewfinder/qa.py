@@ -26,6 +26,10 @@ STRATEGIES = ("agent", "uniform")
 class VideoQA:
     """Answers questions about videos; models load once and serve every question.
 
+    One :class:`~viewfinder.runtime.Models` (``self.models``) owns every model this object
+    uses, for indexing and answering alike: ``self.models.loaded()`` says what it holds and
+    :meth:`close` (or leaving a ``with VideoQA() as vf:`` block) releases it.
+
     Args:
         settings: What to compute with; defaults to :meth:`Settings.from_env`.
         **overrides: Individual settings, e.g. ``VideoQA(budget=512, llm="qwen2.5-0.5b")``.
@@ -80,8 +84,23 @@ class VideoQA:
         key = _index_key(key, subtitles)
         if key not in self._indexes:
             options = IndexOptions(subtitles=subtitles) if subtitles is not None else None
-            self._indexes[key] = index_video(path, self.settings, progress, options)
+            self._indexes[key] = index_video(
+                path, self.settings, progress, options, models=self.models
+            )
         return self._indexes[key]
+
+    def close(self) -> None:
+        """Release the loaded models and the cached per-video indexes (a later call loads
+        them again)."""
+        self._indexes.clear()
+        self._evidence.clear()
+        self.models.close()
+
+    def __enter__(self) -> VideoQA:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def ask(
         self,

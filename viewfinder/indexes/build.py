@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime import Models, result_params
 from ..settings import Settings
 from ..tools.shots import Clip, ShotOptions, clips_from_cuts, scan_video
 from .fusion import Hit, Span, fuse, rrf_scores
@@ -140,6 +141,7 @@ class IndexHandle:
         work: dict[str, str],
         seconds: dict[str, float],
         settings: Settings,
+        models: Models,
     ) -> None:
         self.info = info
         self.store = store
@@ -151,7 +153,8 @@ class IndexHandle:
         self.work = work
         self.seconds = seconds
         self.settings = settings
-        self._clip_embedder: Any = None
+        # Serves the query-side models (CLIP text encoder, text embedder) at search time.
+        self.models = models
 
     def __repr__(self) -> str:
         return (
@@ -181,15 +184,12 @@ class IndexHandle:
         """Frames (or clips) whose CLIP embedding matches ``query`` ([] without CLIP)."""
         if self.visual is None:
             return []
-        if self._clip_embedder is None:
-            from .visual import open_embedder
+        from .visual import open_embedder
 
-            self._clip_embedder = open_embedder(
-                self.settings.clip, self.settings.cache_root, self.settings.threads
-            )
-            if self._clip_embedder is None:
-                return []
-        return self.visual.search(query, k, level=level, embedder=self._clip_embedder)
+        embedder = open_embedder(self.models)
+        if embedder is None:
+            return []
+        return self.visual.search(query, k, level=level, embedder=embedder)
 
     def _lists(self, query: str, k: int, modalities: Sequence[str] | None) -> list[list[Hit]]:
         wanted = set(modalities or ("speech", "text", "visual"))
@@ -239,6 +239,7 @@ def index_video(
     settings: Settings | None = None,
     progress: Progress | None = None,
     options: IndexOptions | None = None,
+    models: Models | None = None,
 ) -> IndexHandle:
     """Build what is missing or stale in the index of ``path`` and load all of it.
 
@@ -248,6 +249,8 @@ def index_video(
         progress: ``progress(stage, done, total)``; stages are :data:`STAGES`. Raising from it
             stops indexing (checkpoints keep finished work for the next call).
         options: Index parameters.
+        models: The owner of loaded models (ASR, OCR, CLIP, text embedder); pass the same one
+            to every call so a batch loads each model once. None: a new one for this video.
 
     Returns:
         The loaded :class:`IndexHandle`.
@@ -257,13 +260,14 @@ def index_video(
     """
     from ..tools.video import fingerprint, probe
 
-    settings = settings or Settings.from_env()
+    settings = settings or (models.settings if models is not None else Settings.from_env())
+    models = models if models is not None else Models(settings)
     options = options or IndexOptions()
     started = time.perf_counter()
     info = probe(path)
     store = VideoStore(settings.cache_root, fingerprint(info.path))
     reporter = _Reporter(progress)
-    builder = _Builder(info, store, settings, options, reporter)
+    builder = _Builder(info, store, settings, options, reporter, models)
     recipes = builder.recipes()
     if not builder.all_current(recipes):
         with store.lock():
@@ -281,9 +285,10 @@ class _Builder:
         settings: Settings,
         options: IndexOptions,
         reporter: _Reporter,
+        models: Models,
     ) -> None:
         self.info, self.store, self.settings = info, store, settings
-        self.options, self.report = options, reporter
+        self.options, self.report, self.models = options, reporter, models
         self.work: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.available: dict[str, str] = {}
@@ -316,7 +321,7 @@ class _Builder:
                 self.settings.asr,
                 {
                     "format": 1,
-                    "asr_options": _result_params(self._asr_options()),
+                    "asr_options": result_params(self._asr_options()),
                     "speech": asdict(self.options.speech),
                     "embedder": embed,
                 },
@@ -334,7 +339,7 @@ class _Builder:
                     # frames preferred), not last-of-shot first and the rest evenly by count.
                     # 4: half the budget first reads the ends of the longest-stable pictures.
                     "format": 4,
-                    "ocr_options": _result_params(self._ocr_options()),
+                    "ocr_options": result_params(self._ocr_options()),
                     "screen_text": asdict(self.options.screen_text),
                     "embedder": embed,
                     "shots": shots,
@@ -363,10 +368,9 @@ class _Builder:
         if name is None or importlib.util.find_spec("sentence_transformers") is None:
             return None
         from ..errors import ModelError
-        from ..tools.text_embed import TextEmbedder
 
         try:
-            return TextEmbedder(name, cache_dir=self.settings.cache_root).fingerprint
+            return self.models.load("text-embedding").fingerprint
         except ModelError as e:
             logger.info("Text embeddings unavailable (%s); text search uses BM25 only", e)
             return None
@@ -432,9 +436,7 @@ class _Builder:
         except ImportError as e:
             self._skip_visual(f"visual index module unavailable ({e})")
             return None
-        embedder = visual.open_embedder(
-            self.settings.clip, self.settings.cache_root, self._engine_threads()
-        )
+        embedder = visual.open_embedder(self.models, self._engine_threads())
         if embedder is None:
             import importlib.util
 
@@ -619,7 +621,6 @@ class _Builder:
             return None
 
         def make() -> SpeechJob:
-            from ..tools.asr import load_asr
             from ..tools.video import load_audio
 
             audio = load_audio(self.info.path)
@@ -627,7 +628,7 @@ class _Builder:
                 audio = np.zeros(0, np.float32)
             checkpoint = self.store.checkpoint("speech", recipe)
             self.work["speech"] = "resumed" if checkpoint.load() else "built"
-            transcriber = load_asr(self.settings.asr, self._asr_options(), self.settings.cache_root)
+            transcriber = self.models.load("asr", self._asr_options())
 
             def check_cancel(_fraction: float) -> None:
                 if self.report.cancel.is_set():  # stop mid-chunk when another stage failed
@@ -682,11 +683,11 @@ class _Builder:
         times = choose_frames(scan["times"], scan["change"], keyframes, self.info.duration, opts)
 
         def make() -> ScreenTextJob:
-            from ..tools.ocr import ReadMemo, load_ocr
+            from ..tools.ocr import ReadMemo
 
             checkpoint = self.store.checkpoint("screen_text", recipe)
             self.work["screen_text"] = "resumed" if checkpoint.load() else "built"
-            engine = load_ocr(self.settings.ocr, self._ocr_options(), self.settings.cache_root)
+            engine = self.models.load("ocr", self._ocr_options())
             return ScreenTextJob(
                 times,
                 lambda ts: readers.frames_at(ts, max_side=opts.frame_max_side),
@@ -714,9 +715,7 @@ class _Builder:
     def _embed(self, texts: list[str], recipe: dict[str, Any]) -> tuple[Any, str | None]:
         if recipe.get("embedder") is None or not texts:
             return None, (recipe.get("embedder") or {}).get("name")
-        from ..tools.text_embed import load_text_embedder
-
-        embedder = load_text_embedder(recipe["embedder"]["name"], self.settings.cache_root)
+        embedder = self.models.load("text-embedding", name=recipe["embedder"]["name"])
         return embedder.encode(texts), embedder.name
 
     # ------------------------------------------------------------------ load
@@ -725,18 +724,17 @@ class _Builder:
         shots_dir = self.store.find_part("shots", recipes["shots"])
         clips = _load_clips(shots_dir) if shots_dir is not None else []
         speech = screen = visual = None
-        cache = self.settings.cache_root
         speech_part = SUBTITLES if SUBTITLES in recipes else "speech"
         if recipes.get(speech_part) is not None:
             found = self.store.find_part(speech_part, recipes[speech_part])
             if found is not None:
-                speech = SpeechIndex.load(found, cache)
+                speech = SpeechIndex.load(found, self.models)
                 empty = "no subtitle lines" if speech_part == SUBTITLES else "no speech recognised"
                 self.available["speech"] = "ok" if speech.segments else empty
         if recipes.get("screen_text") is not None:
             found = self.store.find_part("screen_text", recipes["screen_text"])
             if found is not None:
-                screen = ScreenTextIndex.load(found, cache)
+                screen = ScreenTextIndex.load(found, self.models)
                 self.available["text"] = "ok" if screen.spans else "no on-screen text read"
         self.meta = self.store.video_meta() or self.meta
         if self._visual_state(recipes) == "have":
@@ -763,13 +761,8 @@ class _Builder:
             dict(self.work),
             dict(self.seconds),
             self.settings,
+            self.models,
         )
-
-
-def _result_params(options: Any) -> dict[str, Any]:
-    """Options that change results; thread counts only change speed, so they stay out of
-    recipes (a different core count must not rebuild an index)."""
-    return {k: v for k, v in asdict(options).items() if k not in ("threads", "workers")}
 
 
 def _load_clips(directory: Path) -> list[Clip]:

@@ -41,6 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
+    from ..runtime import Models
     from . import clear, index_video, list_indexes
 
     settings = settings or Settings.from_env()
@@ -62,10 +63,11 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
                 f"{e.video or '?'}  [{parts}]"
             )
     failed = 0
+    models = Models(settings)  # one Whisper, OCR, CLIP and text embedder for every video
     for video in args.videos:
         bars = _Bars()
         try:
-            handle = index_video(Path(video), settings, bars)
+            handle = index_video(Path(video), settings, bars, models=models)
         except ViewfinderError as e:  # one bad video does not stop the batch
             bars.close()
             print(f"{video}: {e}")
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             f"segments, {len(handle.text_spans)} text spans"
             + (f"; missing: {missing}" if missing else "")
         )
+    models.close()
     return 1 if failed else 0
 
 

@@ -24,12 +24,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .store import Checkpoint
 from .transcript import HybridTextIndex
+
+if TYPE_CHECKING:
+    from ..runtime import Models
 
 logger = logging.getLogger(__name__)
 
@@ -384,15 +387,15 @@ class ScreenTextIndex(HybridTextIndex):
         spans: Sequence[TextSpan],
         vectors: np.ndarray | None,
         embedder: str | None,
-        cache_dir: Path | None = None,
+        models: Models | None = None,
     ) -> None:
         super().__init__(
-            [(s.start, s.end, s.text) for s in spans], vectors, "text", embedder, cache_dir
+            [(s.start, s.end, s.text) for s in spans], vectors, "text", embedder, models
         )
         self.spans = list(spans)
 
     @classmethod
-    def load(cls, directory: Path, cache_dir: Path | None = None) -> ScreenTextIndex:
+    def load(cls, directory: Path, models: Models | None = None) -> ScreenTextIndex:
         """Load a built part directory."""
         data = json.loads((directory / "spans.json").read_text())
         spans = [
@@ -401,7 +404,7 @@ class ScreenTextIndex(HybridTextIndex):
         ]
         vec_path = directory / "vectors.npy"
         vectors = np.load(vec_path) if vec_path.is_file() else None
-        return cls(spans, vectors, data.get("embedder"), cache_dir)
+        return cls(spans, vectors, data.get("embedder"), models)
 
 
 def write_screen_text(

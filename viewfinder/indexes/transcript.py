@@ -17,12 +17,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .fusion import Hit, Modality
 from .store import Checkpoint
+
+if TYPE_CHECKING:
+    from ..runtime import Models
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +123,8 @@ class HybridTextIndex:
         vectors: L2-normalised embeddings, one row per item, or None (BM25 only).
         modality: Modality written into hits.
         embedder: Registry name of the text embedder the vectors were made with.
-        cache_dir: Cache root used to resolve the embedder at query time.
+        models: The owner of the text embedder that encodes queries (None: one of this
+            index's own, on the default cache).
     """
 
     def __init__(
@@ -129,13 +133,13 @@ class HybridTextIndex:
         vectors: np.ndarray | None,
         modality: Modality,
         embedder: str | None,
-        cache_dir: Path | None = None,
+        models: Models | None = None,
     ) -> None:
         self.items = list(items)
         self.vectors = vectors
         self.modality: Modality = modality
         self.embedder_name = embedder
-        self.cache_dir = cache_dir
+        self.models = models
         self._bm25: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
         # Weight of the embedding score in the hybrid ranking (the rest is BM25).
@@ -204,10 +208,13 @@ class HybridTextIndex:
             return None
         qv = self._query_cache.get(query)
         if qv is None:
-            from ..tools.text_embed import load_text_embedder
+            if self.models is None:
+                from ..runtime import Models
+                from ..settings import Settings
 
+                self.models = Models(Settings())
             name = self.embedder_name or "minilm"
-            qv = load_text_embedder(name, self.cache_dir).encode([query])[0]
+            qv = self.models.load("text-embedding", name=name).encode([query])[0]
             self._query_cache[query] = qv
         return (self.vectors.astype(np.float32) @ qv).astype(np.float64)
 
@@ -243,15 +250,15 @@ class SpeechIndex(HybridTextIndex):
         segments: Sequence[SpeechSegment],
         vectors: np.ndarray | None,
         embedder: str | None,
-        cache_dir: Path | None = None,
+        models: Models | None = None,
     ) -> None:
         super().__init__(
-            [(s.start, s.end, s.text) for s in segments], vectors, "speech", embedder, cache_dir
+            [(s.start, s.end, s.text) for s in segments], vectors, "speech", embedder, models
         )
         self.segments = list(segments)
 
     @classmethod
-    def load(cls, directory: Path, cache_dir: Path | None = None) -> SpeechIndex:
+    def load(cls, directory: Path, models: Models | None = None) -> SpeechIndex:
         """Load a built part directory."""
         data = json.loads((directory / "segments.json").read_text())
         segments = [
@@ -262,7 +269,7 @@ class SpeechIndex(HybridTextIndex):
         ]
         vec_path = directory / "vectors.npy"
         vectors = np.load(vec_path) if vec_path.is_file() else None
-        return cls(segments, vectors, data.get("embedder"), cache_dir)
+        return cls(segments, vectors, data.get("embedder"), models)
 
 
 def chunk_bounds(

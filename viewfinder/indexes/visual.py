@@ -22,13 +22,16 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelError, ModelNotInstalledError, require
 from .fusion import Hit
 from .store import VideoStore, atomic_write_bytes, atomic_write_json, read_json
+
+if TYPE_CHECKING:
+    from ..runtime import Models
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +91,15 @@ def recipe(
     }
 
 
-def open_embedder(name: str | None, cache_dir: Path | None = None, threads: int = 2) -> Any:
-    """Load the CLIP model ``name``, or return None (with a log line saying why) when it
-    is disabled, not installed or its dependencies are missing: the index is then skipped."""
-    if name is None:
+def open_embedder(models: Models, threads: int | None = None) -> Any:
+    """The CLIP model of ``models.settings.clip`` (loaded once by ``models``), or None (with
+    a log line saying why, once) when it is disabled, not installed or its dependencies are
+    missing: the visual index is then skipped."""
+    if models.settings.clip is None:
         logger.info("Visual index skipped: no CLIP model configured (Settings.clip is None).")
         return None
-    from ..tools.clip import load_clip
-
     try:
-        return load_clip(name, cache_dir=cache_dir, threads=threads)
+        return models.load("clip", threads=threads)
     except (ModelNotInstalledError, MissingDependencyError) as e:
         logger.warning("Visual index skipped: %s", e)
         return None

@@ -15,13 +15,12 @@ cannot fail by answering in the wrong format, and the scores double as a confide
 Backends share one greedy decoding loop (:class:`TextLLM`); each only tokenises, applies its
 chat template and returns the logits of the next token, reusing the cached prefix (the KV
 cache) when a prompt extends or shares the start of the previous one. Weights load lazily on
-first use, and :func:`load_llm` returns the same instance for the same model and options.
+first use; ``runtime.Models`` keeps the one instance a process shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import io
 import logging
@@ -40,6 +39,7 @@ from ..errors import (
     MissingDependencyError,
     ModelError,
     PromptTooLongError,
+    UnknownBackendError,
     require,
 )
 from ..models import resolve
@@ -600,8 +600,8 @@ def load_llm(
 ) -> TextLLM:
     """The text LLM ``name`` (a registry name or a path to a .gguf file).
 
-    Weights load on first use; the same name, options and backend return the same instance,
-    so one loaded model serves every question.
+    Weights load on first use. Each call builds a new instance: keep it (``runtime.Models``
+    does, so one loaded model serves every question).
 
     Args:
         name: Registry name (see ``viewfinder models``) or a local GGUF path.
@@ -621,18 +621,15 @@ def load_llm(
         if len(ggufs) != 1:
             raise ModelError(f"{path} holds {len(ggufs)} .gguf files; pass the path of one.")
         path = ggufs[0]
-    return _instance(_pick_backend(backend), path, options, name)
-
-
-@functools.lru_cache(maxsize=2)
-def _instance(cls: type[TextLLM], path: Path, options: LLMOptions, name: str) -> TextLLM:
-    return cls(path, options, name)
+    return _pick_backend(backend)(path, options, name)
 
 
 def _pick_backend(backend: str | None) -> type[TextLLM]:
     if backend is not None:
         if backend not in ALL_BACKENDS:
-            raise ValueError(f"Unknown LLM backend {backend!r}; backends are {list(ALL_BACKENDS)}")
+            raise UnknownBackendError(
+                f"Unknown LLM backend {backend!r}; valid backends are {list(ALL_BACKENDS)}"
+            )
         return ALL_BACKENDS[backend]
     if not AVAILABLE_BACKENDS:
         raise MissingDependencyError("llama-cpp-python", "llm", "The text LLM")

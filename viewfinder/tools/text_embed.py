@@ -142,14 +142,11 @@ def _weights_id(path: Path) -> str:
     return ";".join(parts) or str(path)
 
 
-_SHARED: dict[tuple[str, Path | None], TextEmbedder] = {}
-_SHARED_LOCK = threading.Lock()
+def load_text_embedder(
+    name: str = "minilm", cache_dir: Path | None = None, options: TextEmbedOptions | None = None
+) -> TextEmbedder:
+    """A :class:`TextEmbedder` for ``name`` (weights load on first use).
 
-
-def load_text_embedder(name: str = "minilm", cache_dir: Path | None = None) -> TextEmbedder:
-    """A process-wide shared :class:`TextEmbedder` (models are loaded once, not per index)."""
-    with _SHARED_LOCK:
-        key = (name, cache_dir)
-        if key not in _SHARED:
-            _SHARED[key] = TextEmbedder(name, cache_dir=cache_dir)
-        return _SHARED[key]
+    Keep it: ``runtime.Models`` is what shares one embedder between index building and search.
+    """
+    return TextEmbedder(name, options, cache_dir=cache_dir)
