@@ -10,15 +10,21 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from viewfinder.indexes.fusion import Hit
+from viewfinder.indexes.screen_text import TextSpan
+from viewfinder.indexes.transcript import SpeechSegment
 from viewfinder.models import ResolvedModel
 from viewfinder.tools.asr import Segment, Word
 from viewfinder.tools.llm import MLVU_ANSWER_PREFIX, Generation, LLMOptions, TextLLM
 from viewfinder.tools.ocr import Box, OcrEngine, OcrOptions
+from viewfinder.tools.shots import Clip
+from viewfinder.tools.video import VideoInfo
 
 # --------------------------------------------------------------------------- model fakes
 
@@ -196,3 +202,79 @@ def fake_weights(root: Path, *roles: str) -> dict[str, str]:
         directory.mkdir(parents=True, exist_ok=True)
         names[role] = str(directory)
     return names
+
+
+# --------------------------------------------------------------------------- index fakes
+
+
+def video_info(
+    path: Path = Path("/videos/talk.mp4"),
+    duration: float = 600.0,
+    width: int = 1280,
+    height: int = 720,
+) -> VideoInfo:
+    """A ``VideoInfo`` for a video that need not exist (the agent reads only these fields)."""
+    return VideoInfo(
+        path, duration, 30.0, width, height, int(duration * 30), True, "h264", "aac", False
+    )
+
+
+def line(start: float, end: float, text: str, box=(100.0, 600.0, 400.0, 630.0)) -> TextSpan:
+    """An on-screen text span read with confidence 0.9."""
+    return TextSpan(start, end, text, tuple(box), 0.9)
+
+
+@dataclass
+class FakeIndex:
+    """An ``AgentIndex`` over given segments and spans; search ranks them by shared words.
+
+    Every search is recorded in ``queries`` as (modality, query, k). Searching a modality that
+    ``available`` marks missing fails the test: the agent must skip it.
+    """
+
+    info: VideoInfo = field(default_factory=video_info)
+    clips: list[Clip] = field(default_factory=list)
+    speech_segments: list[SpeechSegment] = field(default_factory=list)
+    text_spans: list[TextSpan] = field(default_factory=list)
+    available: dict[str, str] = field(
+        default_factory=lambda: {
+            "speech": "ok",
+            "text": "ok",
+            "visual": "no CLIP weights installed",
+        }
+    )
+    queries: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def _search(self, modality: str, items: Sequence[Any], query: str, k: int) -> list[Hit]:
+        if self.available.get(modality) != "ok":
+            raise AssertionError(f"the {modality} index is unavailable and must not be searched")
+        self.queries.append((modality, query, k))
+        words = set(query.lower().split())
+        scored = sorted(items, key=lambda s: -len(words & set(s.text.lower().split())))
+        return [
+            Hit(s.start, s.end, modality, s.text, 1.0 / (r + 1), r, f"{modality}:fake")
+            for r, s in enumerate(scored[:k])
+        ]
+
+    def search_speech(self, query: str, k: int = 10) -> list[Hit]:
+        return self._search("speech", self.speech_segments, query, k)
+
+    def search_text(self, query: str, k: int = 10) -> list[Hit]:
+        return self._search("text", self.text_spans, query, k)
+
+    def search_visual(self, query: str, k: int = 10) -> list[Hit]:
+        return self._search("visual", [], query, k)
+
+
+def talk_index() -> FakeIndex:
+    """A 10-minute talk: a shot every 10 s, a speech segment and a slide title every 20 s;
+    the meeting's new day is said at 5:00."""
+    speech = [
+        SpeechSegment(t, t + 4, f"topic number {t // 20} is discussed") for t in range(0, 600, 20)
+    ]
+    speech[15] = SpeechSegment(300, 304, "the meeting moved to thursday")
+    return FakeIndex(
+        clips=[Clip(t, t + 10.0, (t + 5.0,)) for t in range(0, 600, 10)],
+        speech_segments=speech,
+        text_spans=[line(t + 10, t + 14, f"slide {t // 20}") for t in range(0, 600, 20)],
+    )

@@ -3,113 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
+from fakes import FakeIndex, ScriptedLLM, line, talk_index
 
 from viewfinder.agent.budget import BudgetOptions, ZoomTarget, allocate, tokens_for
 from viewfinder.agent.run import answer_agent
 from viewfinder.agent.state import KeyClip
-from viewfinder.indexes.fusion import Hit
 from viewfinder.runtime import Models
 from viewfinder.settings import Settings
-from viewfinder.tools.llm import Generation
-
-
-class ScriptedLLM:
-    """Returns scripted option probabilities, one entry per call; records the prompts."""
-
-    n_ctx = 4096
-
-    def __init__(self, choices: list[dict[str, float]], plan_text: str = "") -> None:
-        self.choices = list(choices)
-        self.plan_text = plan_text
-        self.prompts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def choose(self, system, user, letters, assistant_prefix=""):
-        self.prompts.append(user)
-        probs = self.choices.pop(0) if len(self.choices) > 1 else self.choices[0]
-        return {k: probs.get(k, 0.0) for k in letters}
-
-    def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
-        self.prompts.append(user)
-        return Generation(self.plan_text, len(user.split()), 5, -0.1, 0.01)
-
-
-@dataclass
-class Info:
-    path: Path = Path("/videos/talk.mp4")
-    duration: float = 600.0
-    width: int = 1280
-    height: int = 720
-
-
-@dataclass
-class Segment:
-    start: float
-    end: float
-    text: str
-
-
-@dataclass
-class Span:
-    start: float
-    end: float
-    text: str
-    box: tuple = (100.0, 600.0, 400.0, 630.0)
-    score: float = 0.9
-
-
-@dataclass
-class Shot:
-    start: float
-    end: float
-
-
-@dataclass
-class FakeIndex:
-    """An index over a 10-minute talk: one speech segment or text line every 20 seconds."""
-
-    info: Info = field(default_factory=Info)
-    available: dict = field(
-        default_factory=lambda: {
-            "speech": "ok",
-            "text": "ok",
-            "visual": "no CLIP weights installed",
-        }
-    )
-    queries: list[tuple[str, str, int]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.clips = [Shot(t, t + 10.0) for t in range(0, 600, 10)]
-        self.speech_segments = [
-            Segment(t, t + 4, f"topic number {t // 20} is discussed") for t in range(0, 600, 20)
-        ]
-        self.speech_segments[15] = Segment(300, 304, "the meeting moved to thursday")
-        self.text_spans = [Span(t + 10, t + 14, f"slide {t // 20}") for t in range(0, 600, 20)]
-
-    def _search(self, modality, items, query, k):
-        self.queries.append((modality, query, k))
-        words = set(query.lower().split())
-        scored = sorted(items, key=lambda s: -len(words & set(s.text.lower().split())))
-        return [
-            Hit(s.start, s.end, modality, s.text, 1.0 / (r + 1), r, f"{modality}:fake")
-            for r, s in enumerate(scored[:k])
-        ]
-
-    def search_speech(self, query, k=10):
-        return self._search("speech", self.speech_segments, query, k)
-
-    def search_text(self, query, k=10):
-        return self._search("text", self.text_spans, query, k)
-
-    def search_visual(self, query, k=10):
-        raise AssertionError("the visual index is unavailable and must not be searched")
-
 
 OPTIONS = ["Monday", "Thursday", "Friday", "Sunday"]
 
@@ -126,7 +28,7 @@ def _run(index, llm, **settings):
 
 def test_confident_answer_stops_after_one_look():
     """A confident first answer ends the loop: one step, the supported option chosen."""
-    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9, "A": 0.1}]))
+    ans = _run(talk_index(), ScriptedLLM([{"B": 0.9, "A": 0.1}]))
     assert ans.usage["steps"] == 1 and ans.choice == "B" and ans.text == "Thursday"
     assert any(300 <= e.start <= 304 for e in ans.evidence)
 
@@ -134,14 +36,14 @@ def test_confident_answer_stops_after_one_look():
 def test_loop_ends_within_max_steps():
     """Never confident: the agent stops after max_steps answers, not before, not after."""
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
-    ans = _run(FakeIndex(), llm, max_steps=3)
+    ans = _run(talk_index(), llm, max_steps=3)
     answers = [t for t in ans.trace if t.get("node") == "answer"]
     assert ans.usage["steps"] == 3 and len(answers) == 3
 
 
 def test_low_confidence_triggers_a_wider_second_look():
     """An unsure answer makes the agent search again with more results and new sub-queries."""
-    index = FakeIndex()
+    index = talk_index()
     llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.95, "A": 0.05}])
     ans = _run(index, llm)
     assert ans.usage["steps"] == 2 and ans.choice == "B"
@@ -156,13 +58,13 @@ def test_low_confidence_triggers_a_wider_second_look():
 
 def test_no_reflect_answers_once():
     """The --no-reflect ablation answers once even when unsure."""
-    ans = _run(FakeIndex(), ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.4}]), flags=("no-reflect",))
+    ans = _run(talk_index(), ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.4}]), flags=("no-reflect",))
     assert ans.usage["steps"] == 1
 
 
 def test_missing_index_is_skipped_and_reported():
     """No CLIP weights: retrieval skips the visual index, the trace and notes say why."""
-    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9}]))
+    ans = _run(talk_index(), ScriptedLLM([{"B": 0.9}]))
     retrieve = [t for t in ans.trace if t.get("node") == "retrieve"][0]
     assert retrieve["skipped"] == {"visual": "no CLIP weights installed"}
     assert any("visual index unavailable: no CLIP weights installed" in n for n in ans.notes)
@@ -171,7 +73,7 @@ def test_missing_index_is_skipped_and_reported():
 @pytest.mark.parametrize("budget", [16, 64, 100, 256, 1000, 4096])
 def test_agent_never_exceeds_the_budget(budget):
     """Planned visual tokens stay within the budget whatever it is."""
-    ans = _run(FakeIndex(), ScriptedLLM([{"A": 0.3, "B": 0.3}]), budget=budget, max_steps=3)
+    ans = _run(talk_index(), ScriptedLLM([{"A": 0.3, "B": 0.3}]), budget=budget, max_steps=3)
     assert 0 < ans.usage["visual_tokens_planned"] <= budget
     for entry in ans.trace:
         if "allocation" in entry:
@@ -180,14 +82,14 @@ def test_agent_never_exceeds_the_budget(budget):
 
 def test_frames_not_clips_takes_one_frame_per_clip():
     """The frame-selection ablation spends one frame at each span's peak."""
-    ans = _run(FakeIndex(), ScriptedLLM([{"B": 0.9}]), flags=("frames-not-clips",))
+    ans = _run(talk_index(), ScriptedLLM([{"B": 0.9}]), flags=("frames-not-clips",))
     allocation = [t for t in ans.trace if "allocation" in t][-1]["allocation"]
     assert all(len(f["times"]) == 1 for f in allocation["frames"])
 
 
 def test_plan_from_llm_lines_is_used():
     """A well-formed plan from the LLM becomes per-modality sub-queries searched first."""
-    index = FakeIndex()
+    index = talk_index()
     llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
     _run(index, llm)
     assert ("speech", "meeting moved", 6) in index.queries
@@ -240,14 +142,13 @@ def test_uniform_allocation_fits_the_budget():
     assert tight.frames[0].times[0] == 0.0 and tight.frames[0].times[-1] == 30.0
 
 
-class CodeIndex(FakeIndex):
+def code_index() -> FakeIndex:
     """The fake talk with many similar on-screen codes, the asked one at 7:30."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for i, code in enumerate(["AMBER LANTERN 814", "AMBER ORCHID 529", "COBALT LANTERN 997"]):
-            self.text_spans.append(Span(100.0 + 150 * i, 104.0 + 150 * i, code))
-        self.text_spans.append(Span(450.0, 454.0, "AMBERORCHID283"))
+    index = talk_index()
+    for i, code in enumerate(["AMBER LANTERN 814", "AMBER ORCHID 529", "COBALT LANTERN 997"]):
+        index.text_spans.append(line(100.0 + 150 * i, 104.0 + 150 * i, code))
+    index.text_spans.append(line(450.0, 454.0, "AMBERORCHID283"))
+    return index
 
 
 CODES = ["AMBER LANTERN 703", "AMBER ORCHID 529", "AMBER ORCHID 283", "COBALT CANYON 184"]
@@ -264,7 +165,7 @@ def _code_run(index, llm, **settings):
 def test_agent_shows_each_options_closest_passage_to_the_model():
     """The answering prompt lists every option's closest passage; the right one leads the evidence."""
     llm = ScriptedLLM([{"C": 0.9, "B": 0.1}])
-    ans = _code_run(CodeIndex(), llm)
+    ans = _code_run(code_index(), llm)
     prompt = llm.prompts[-1]
     assert "Closest words in the video to each option:" in prompt
     assert '(C) [07:30-07:34] screen text: "AMBERORCHID283" (100% match)' in prompt
@@ -281,5 +182,39 @@ def test_agent_shows_each_options_closest_passage_to_the_model():
 def test_no_verify_ablation_leaves_the_prompt_without_checks():
     """--no-verify: no option lookup, no checks block (so evaluation can price it)."""
     llm = ScriptedLLM([{"C": 0.9}])
-    _code_run(CodeIndex(), llm, flags=("no-verify",))
+    _code_run(code_index(), llm, flags=("no-verify",))
     assert "Closest words" not in llm.prompts[-1]
+
+
+def test_the_fake_index_and_the_real_handle_satisfy_the_agent_protocol(tmp_path):
+    """The agent depends on AgentIndex; both the test fake and IndexHandle provide it."""
+    from fakes import video_info
+
+    from viewfinder.agent.context import AgentIndex
+    from viewfinder.indexes.build import IndexHandle
+
+    assert isinstance(talk_index(), AgentIndex)
+    settings = Settings(cache_dir=tmp_path)
+    handle = IndexHandle(
+        video_info(), None, [], None, None, None, {}, {}, {}, settings, Models(settings)
+    )
+    assert isinstance(handle, AgentIndex)
+    assert handle.search_speech("anything") == [] and handle.search_visual("anything") == []
+
+
+def test_router_ends_or_reflects_and_refuses_a_missing_answer():
+    """The router after `answer` returns "reflect" only while unsure with steps left."""
+    from types import SimpleNamespace
+
+    from viewfinder.agent.context import AgentOptions
+    from viewfinder.agent.graph import should_look_again
+    from viewfinder.agent.state import QAState
+    from viewfinder.answer import Answer
+
+    runtime = SimpleNamespace(context=SimpleNamespace(options=AgentOptions(max_steps=3)))
+    unsure = QAState("q", answer=Answer("x", confidence=0.3))
+    assert should_look_again(unsure, runtime) == "reflect"
+    assert should_look_again(QAState("q", step=2, answer=unsure.answer), runtime) == "end"
+    assert should_look_again(QAState("q", answer=Answer("x", confidence=0.9)), runtime) == "end"
+    with pytest.raises(ValueError, match="no answer"):
+        should_look_again(QAState("q"), runtime)

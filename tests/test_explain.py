@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FakeIndex, ScriptedLLM, line, video_info
 
 from viewfinder.answer import Answer, Evidence
 from viewfinder.errors import ViewfinderError
-from viewfinder.indexes.fusion import Hit
+from viewfinder.indexes.transcript import SpeechSegment
+from viewfinder.tools.shots import Clip
 
 pytest.importorskip("matplotlib", reason="the explanation picture needs the 'plot' extra")
 
@@ -110,27 +111,13 @@ def agent_answer() -> Answer:
     return Answer("/usr", None, 0.82, evidence, usage, {}, [], trace)
 
 
-@dataclass
-class FakeIndex:
-    """Speech hits near 3 s, screen-text hits near 7 s; no visual index."""
-
-    info: object = None
-    available: dict = field(
-        default_factory=lambda: {"speech": "ok", "text": "ok", "visual": "no CLIP weights"}
+def explain_index() -> FakeIndex:
+    """Speech hits near 3 s, screen-text hits near 7 s (stronger) and 1 s; no visual index."""
+    return FakeIndex(
+        info=video_info(VIDEO, 8.3),
+        speech_segments=[SpeechSegment(2.0, 4.5, "list the user directory")],
+        text_spans=[line(6.8, 7.6, "bin include lib64"), line(0.2, 1.2, "Hello world...")],
     )
-    queries: list = field(default_factory=list)
-
-    def search_speech(self, query, k=10):
-        self.queries.append(("speech", query))
-        return [Hit(2.0, 4.5, "speech", "list the user directory", 3.1, 0, "speech:bm25")][:k]
-
-    def search_text(self, query, k=10):
-        self.queries.append(("text", query))
-        hits = [(6.8, 7.6, "bin include lib64"), (0.2, 1.2, "Hello world...")]
-        return [Hit(s, e, "text", t, 1.0, r, "text:bm25") for r, (s, e, t) in enumerate(hits)][:k]
-
-    def search_visual(self, query, k=10):
-        raise AssertionError("an unavailable index must not be searched")
 
 
 @needs_video
@@ -138,13 +125,13 @@ def test_png_shows_timeline_with_curves_clips_and_crops(tmp_path):
     """The PNG is a real picture whose timeline holds the relevance curves and clip bands."""
     from PIL import Image
 
-    out = explain(agent_answer(), VIDEO, tmp_path / "why.png", index=FakeIndex(), question=QUESTION)
+    out = explain(agent_answer(), VIDEO, tmp_path / "why.png", index=explain_index(), question=QUESTION)
     assert out == tmp_path / "why.png"
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)
     height, width = image.shape[:2]
     assert width >= 1000 and height >= 600
 
-    fig = render_figure(agent_answer(), VIDEO, index=FakeIndex(), question=QUESTION)
+    fig = render_figure(agent_answer(), VIDEO, index=explain_index(), question=QUESTION)
     fig.canvas.draw()
     axes = {ax.get_label(): ax for ax in fig.axes}
     assert {"relevance", "frames", "evidence", "crop 0", "crop 1"} <= set(axes)
@@ -191,7 +178,7 @@ def test_crops_become_thumbnails_of_the_real_frame():
 
 def test_curves_follow_index_hits_and_skip_missing_modalities():
     """With an index, relevance peaks where its hits are; an unavailable index draws no lane."""
-    index = FakeIndex()
+    index = explain_index()
     edges, curves = relevance_curves(agent_answer(), 8.3, index=index, question=QUESTION)
     assert set(curves) == {"speech", "text"}
     centres = (edges[:-1] + edges[1:]) / 2
@@ -204,10 +191,8 @@ def test_curves_follow_index_hits_and_skip_missing_modalities():
     )
     assert text[(centres > 4.0) & (centres < 6.0)].max() == 0
     # The question and the plan's sub-queries were all searched.
-    assert ("text", "directory list terminal") in index.queries and (
-        "speech",
-        QUESTION,
-    ) in index.queries
+    searched = {(modality, query) for modality, query, _ in index.queries}
+    assert ("text", "directory list terminal") in searched and ("speech", QUESTION) in searched
 
 
 def test_curves_without_index_come_from_evidence():
@@ -239,62 +224,17 @@ def test_unknown_suffix_raises_typed_error_with_fix(tmp_path):
     assert check_out_path("~/Why.HTML").name == "Why.HTML"
 
 
-class ScriptedLLM:
-    """Unsure at the first look, sure at the second; plans nothing (rule sub-queries)."""
-
-    n_ctx = 4096
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def count_tokens(self, text):
-        return len(text.split())
-
-    def choose(self, system, user, letters, assistant_prefix=""):
-        self.calls += 1
-        probs = {"A": 0.45, "B": 0.55} if self.calls == 1 else {"A": 0.05, "B": 0.95}
-        return {k: probs.get(k, 0.0) for k in letters}
-
-    def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
-        from viewfinder.tools.llm import Generation
-
-        return Generation("", len(user.split()), 1, -0.1, 0.01)
-
-
-@dataclass
-class Line:
-    start: float
-    end: float
-    text: str
-    box: tuple = (400.0, 130.0, 850.0, 200.0)
-    score: float = 0.9
-
-
-@dataclass
-class Shot:
-    start: float
-    end: float
-
-
-@dataclass
-class Info:
-    path: Path = VIDEO
-    duration: float = 8.3
-    width: int = 1280
-    height: int = 720
-
-
-class GraphIndex(FakeIndex):
-    """The fake index with the attributes the agent's nodes read."""
-
-    def __init__(self) -> None:
-        super().__init__(info=Info())
-        self.clips = [Shot(0.0, 2.5), Shot(2.5, 5.5), Shot(5.5, 8.3)]
-        self.speech_segments = [Line(2.0, 4.5, "now I will list the user directory")]
-        self.text_spans = [
-            Line(0.2, 8.3, "Hello world...", (480.0, 10.0, 810.0, 70.0)),
-            Line(6.0, 8.3, "bin include lib64 local share usr"),
-        ]
+def graph_index() -> FakeIndex:
+    """The clip's shots, what is said and what the terminal shows, for a real agent run."""
+    return FakeIndex(
+        info=video_info(VIDEO, 8.3),
+        clips=[Clip(0.0, 2.5, (1.0,)), Clip(2.5, 5.5, (4.0,)), Clip(5.5, 8.3, (7.0,))],
+        speech_segments=[SpeechSegment(2.0, 4.5, "now I will list the user directory")],
+        text_spans=[
+            line(0.2, 8.3, "Hello world...", (480.0, 10.0, 810.0, 70.0)),
+            line(6.0, 8.3, "bin include lib64 local share usr", (400.0, 130.0, 850.0, 200.0)),
+        ],
+    )
 
 
 @needs_video
@@ -307,13 +247,14 @@ def test_a_real_agent_run_is_drawn(tmp_path):
 
     settings = Settings(ocr=None, vlm=None, llm="scripted")
     models = Models(settings)
-    models.use("llm", ScriptedLLM())
+    # Unsure at the first look, sure at the second; plans nothing (rule sub-queries).
+    models.use("llm", ScriptedLLM([{"A": 0.45, "B": 0.55}, {"A": 0.05, "B": 0.95}]))
     question = "Which directory is listed?"
-    ans = answer_agent(VIDEO, GraphIndex(), question, ["/home", "/usr"], models, settings)
+    ans = answer_agent(VIDEO, graph_index(), question, ["/home", "/usr"], models, settings)
     view = read_trace(ans, 8.3)
     assert view.steps == 2 and view.clips and view.frames and view.crops
 
-    fig = render_figure(ans, VIDEO, index=GraphIndex(), question=question)
+    fig = render_figure(ans, VIDEO, index=graph_index(), question=question)
     labels = {ax.get_label() for ax in fig.axes}
     assert {"relevance", "frames", "evidence", "crop 0"} <= labels
     page = explain(ans, VIDEO, tmp_path / "run.html", question=question).read_text()

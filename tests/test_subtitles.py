@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakes import ScriptedLLM
 
 from viewfinder import VideoQA
 from viewfinder.errors import AnnotationError, SubtitleError
@@ -16,7 +17,6 @@ from viewfinder.eval.datasets import Item, load_longvideobench
 from viewfinder.eval.runner import VideoQAAnswerer, run_group
 from viewfinder.settings import Settings
 from viewfinder.tools.asr import Segment
-from viewfinder.tools.llm import Generation
 from viewfinder.tools.subtitles import normalize, parse_srt, parse_vtt, read_subtitles
 
 SRT = """\ufeff1
@@ -146,26 +146,6 @@ def test_longvideobench_loader_reads_srt_subtitles(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- real footage
 
 
-class ScriptedLLM:
-    """Picks option A with high confidence; records every prompt it is shown."""
-
-    n_ctx = 4096
-
-    def __init__(self) -> None:
-        self.prompts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def choose(self, system, user, letters, assistant_prefix=""):
-        self.prompts.append(user)
-        return {k: (0.9 if k == "A" else 0.1 / (len(letters) - 1)) for k in letters}
-
-    def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
-        self.prompts.append(user)
-        return Generation("", len(user.split()), 1, -0.1, 0.01)
-
-
 class NoASR:
     """Fails the test if speech recognition runs."""
 
@@ -204,7 +184,7 @@ def test_agent_indexes_subtitles_instead_of_asr(sample_video: Path, tmp_path: Pa
     hits = handle.search_speech("giraffe selling umbrellas")
     assert (hits[0].start, hits[0].end) == (5.0, 6.5) and PHRASE in hits[0].text.lower()
 
-    llm = ScriptedLLM()
+    llm = ScriptedLLM([{"A": 0.9}])
     qa.models.use("llm", llm)
     ans = qa.ask(sample_video, "What does the giraffe sell?", OPTIONS, subtitles=SUBTITLES)
     assert ans.choice == "A" and ans.usage["speech_source"] == "subtitles"
@@ -248,7 +228,7 @@ def test_whisper_and_subtitle_indexes_are_cached_side_by_side(
 def test_uniform_reads_subtitles_as_its_transcript(sample_video: Path, tmp_path: Path):
     """The uniform baseline takes the subtitles as its transcript: no ASR, the line quoted."""
     qa = VideoQA(_settings(tmp_path, strategy="uniform"))
-    llm = ScriptedLLM()
+    llm = ScriptedLLM([{"A": 0.9}])
     qa.models.use("llm", llm)
     qa.models.use("asr", NoASR())
     srt = tmp_path / "talk.srt"  # a path works as well as lines
@@ -265,7 +245,7 @@ def test_runner_passes_item_subtitles_to_index_and_answer(
     """The benchmark runner indexes a video with its items' subtitles and answers from them:
     the logged evidence quotes the subtitle line, and no ASR runs."""
     answerer = VideoQAAnswerer(_settings(tmp_path))
-    answerer._qa.models.use("llm", ScriptedLLM())
+    answerer._qa.models.use("llm", ScriptedLLM([{"A": 0.9}]))
     meta = {"duration_group": 15, "subtitles": SUBTITLES}
     items = [
         Item(f"q{n}", "What does the giraffe sell?", tuple(OPTIONS), "A", sample_video, meta)

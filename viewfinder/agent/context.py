@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..runtime import Models
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..indexes.fusion import Hit
+    from ..indexes.screen_text import TextSpan
+    from ..indexes.transcript import SpeechSegment
+    from ..tools.shots import Clip
+    from ..tools.video import VideoInfo
 
 ABLATIONS = ("no-plan", "no-reflect", "frames-not-clips", "no-zoom", "no-verify")
 
@@ -59,13 +66,59 @@ class AgentOptions:
         )
 
 
+@runtime_checkable
+class AgentIndex(Protocol):
+    """What the agent reads from a video's indexes; ``indexes.build.IndexHandle`` is one.
+
+    The agent depends on this, not on the handle, so a test can hand it a scripted index
+    (tests/fakes.py) and another store could serve it.
+    """
+
+    @property
+    def info(self) -> VideoInfo:
+        """The video's probe (duration and frame size bound clips and crops)."""
+        ...
+
+    @property
+    def clips(self) -> Sequence[Clip]:
+        """Shot-bounded clips in time order (key clips snap to them)."""
+        ...
+
+    @property
+    def available(self) -> dict[str, str]:
+        """Modality ("speech", "text", "visual") -> "ok" or why it is missing."""
+        ...
+
+    @property
+    def speech_segments(self) -> Sequence[SpeechSegment]:
+        """Every transcript segment ([] without speech): options are checked against them."""
+        ...
+
+    @property
+    def text_spans(self) -> Sequence[TextSpan]:
+        """Every on-screen text span ([] without OCR)."""
+        ...
+
+    def search_speech(self, query: str, k: int = 10) -> list[Hit]:
+        """Transcript segments matching ``query``, best first."""
+        ...
+
+    def search_text(self, query: str, k: int = 10) -> list[Hit]:
+        """On-screen text spans matching ``query``, best first."""
+        ...
+
+    def search_visual(self, query: str, k: int = 10) -> list[Hit]:
+        """Frames whose picture matches ``query``, best first ([] without CLIP)."""
+        ...
+
+
 @dataclass(frozen=True)
 class AgentContext:
     """Everything a node needs besides the state."""
 
     video: Path
-    # ``indexes.build.IndexHandle`` of the video.
-    index: Any
+    # The video's indexes (an ``indexes.build.IndexHandle``).
+    index: AgentIndex
     models: Models
     settings: Settings
     options: AgentOptions

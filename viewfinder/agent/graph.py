@@ -7,13 +7,36 @@ plan -> retrieve -> select_clips -> allocate -> answer --(confident or out of st
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from .context import AgentContext
-from .nodes import allocate_budget, answer, plan, reflect, retrieve, select_clips, should_look_again
+from .nodes import allocate_budget, answer, plan, reflect, retrieve, select_clips
 from .state import QAState
+
+
+def should_look_again(state: QAState, runtime: Runtime[AgentContext]) -> Literal["reflect", "end"]:
+    """Router after ``answer``: look again while unsure and steps remain, else end.
+
+    Raises:
+        ValueError: The answer node left no answer, or one without a usable confidence.
+    """
+    options = runtime.context.options
+    if state.answer is None:
+        raise ValueError("answer node produced no answer")
+    try:
+        confidence = float(state.answer.confidence)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"answer confidence {state.answer.confidence!r} is not a number") from e
+    if math.isnan(confidence):
+        raise ValueError("answer node produced a NaN confidence")
+    if not options.reflect or state.step + 1 >= options.max_steps:
+        return "end"
+    return "reflect" if confidence < options.confidence_threshold else "end"
+
 
 
 def build_graph() -> Any:

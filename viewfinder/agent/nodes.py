@@ -491,13 +491,3 @@ def reflect(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             }
         ],
     }
-
-
-def should_look_again(state: QAState, runtime: Runtime[AgentContext]) -> str:
-    """Router after ``answer``: ``"reflect"`` or ``"end"``."""
-    options = runtime.context.options
-    if state.answer is None:
-        raise ValueError("answer node produced no answer")
-    if not options.reflect or state.step + 1 >= options.max_steps:
-        return "end"
-    return "reflect" if state.answer.confidence < options.confidence_threshold else "end"

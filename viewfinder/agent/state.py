@@ -6,7 +6,11 @@ import operator
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
+# Real imports, not TYPE_CHECKING ones: LangGraph reads QAState's hints at run time
+# (typing.get_type_hints) to build its channels. Both modules are light and import no agent code.
 from ..answer import Answer, Evidence
+from ..indexes.fusion import Span
+from .verify import OptionMatch
 
 QueryModality = Literal["speech", "text", "visual"]
 
@@ -86,9 +90,10 @@ class QAState:
     extra_queries: list[str] = field(default_factory=list)
     # How far retrieval reaches: more spans and neighbouring clips on each look-again.
     reach: int = 1
-    spans: list[Any] = field(default_factory=list)
-    # Per option, its closest passage in the transcript / screen text (agent.verify.OptionMatch).
-    option_matches: list[Any] = field(default_factory=list)
+    # Fused retrieval spans, best first.
+    spans: list[Span] = field(default_factory=list)
+    # Per option, its closest passage in the transcript / screen text.
+    option_matches: list[OptionMatch] = field(default_factory=list)
     clips: list[KeyClip] = field(default_factory=list)
     allocation: Allocation | None = None
     # Zoom depth: 0 = none, 1 = text boxes, 2 = tighter crops on more regions.
