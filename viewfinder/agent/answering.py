@@ -14,9 +14,9 @@ from .. import prompts
 from ..answer import Answer, Evidence
 from ..errors import ModelNotInstalledError
 from ..runtime import Models
+from ..text import LETTERS
 from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
 
-LETTERS = "ABCDEF"
 NO_VLM_NOTE = (
     "answered from speech and screen text only: no VLM is installed, so the "
     "pictures themselves were not seen"

@@ -3,103 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..answer import Evidence
-
-_WORD = re.compile(r"[a-z0-9]+(?:['/.][a-z0-9]+)*")
-# Words too common to say anything about which line supports an answer.
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "how",
-        "after",
-        "before",
-        "video",
-        "speaker",
-        "says",
-        "said",
-        "shown",
-        "screen",
-        "text",
-        "speech",
-    ]
-)
+from ..text import stamp, words  # also imported from here by prompts and nodes
 
 MODALITY_LABEL = {"speech": "speech", "text": "screen text", "visual": "visual"}
-
-
-def words(text: str) -> list[str]:
-    """Lower-case content words of ``text`` (keeps tokens like ``/usr`` and ``v1.2``)."""
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-
-
-def stamp(start: float, end: float | None = None) -> str:
-    """``01:23`` or ``01:23-01:31`` (``1:02:03`` past an hour)."""
-
-    def one(t: float) -> str:
-        t = max(0, int(t))
-        h, rem = divmod(t, 3600)
-        m, s = divmod(rem, 60)
-        return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-    if end is None or int(end) == int(start):
-        return one(start)
-    return f"{one(start)}-{one(end)}"
 
 
 @dataclass(frozen=True)

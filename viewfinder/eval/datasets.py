@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AnnotationError, require
+from ..text import LETTERS
 from ..tools.subtitles import read_subtitles
-
-LETTERS = "ABCDEF"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..text import tokenize
 from .fusion import Hit, Modality
 from .store import Checkpoint
 
@@ -63,56 +63,6 @@ class SpeechOptions:
 
 
 # --------------------------------------------------------------------------- hybrid text search
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens without stop words, with a light plural/verb suffix strip."""
-    out = []
-    for tok in _TOKEN.findall(text.lower()):
-        if tok in _STOPWORDS:
-            continue
-        for suffix in ("ing", "es", "s", "ed"):
-            if len(tok) > len(suffix) + 3 and tok.endswith(suffix):
-                tok = tok[: -len(suffix)]
-                break
-        out.append(tok)
-    return out
 
 
 class HybridTextIndex:
@@ -377,23 +327,6 @@ class SpeechJob:
             for a, b in self._bounds
             for d in self._done[_chunk_key(a, b)]
         ]
-
-
-def build_speech(
-    audio: np.ndarray,
-    transcribe: Callable[[np.ndarray], list[Any]],
-    checkpoint: Checkpoint,
-    options: SpeechOptions,
-    progress: Callable[[float, float], None] | None = None,
-) -> list[SpeechSegment]:
-    """Transcribe ``audio`` chunk by chunk in this thread, resuming from ``checkpoint``.
-
-    Returns:
-        All segments, in time order, in video time (see :class:`SpeechJob` for the args).
-    """
-    job = SpeechJob(audio, transcribe, checkpoint, options, progress)
-    job.work()
-    return job.segments()
 
 
 def _chunk_key(a: int, b: int) -> str:

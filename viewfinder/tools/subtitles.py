@@ -109,7 +109,7 @@ def parse_json(text: str, source: str = "<json>") -> list[SubtitleLine]:
                 start, end = entry["timestamp"]
                 words = entry.get("text", "")
             else:
-                start, end = _clock(entry["start"]), _clock(entry["end"])
+                start, end = _parse_time(entry["start"]), _parse_time(entry["end"])
                 words = entry.get("line", entry.get("text", ""))
             start = float(start)
             # Machine transcripts leave the last end open: the line then ends where it starts.
@@ -233,7 +233,7 @@ def _clean(text: str) -> str:
     return " ".join(html.unescape(_TAG.sub(" ", text)).split())
 
 
-def _clock(value: str | float) -> float:
+def _parse_time(value: str | float) -> float:
     if isinstance(value, int | float):
         return float(value)
     seconds = 0.0

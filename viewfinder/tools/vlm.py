@@ -36,11 +36,11 @@ from ..errors import (
     require,
 )
 from ..models import resolve
+from ..text import LETTERS, clock, stamp
 from .compress import COMPRESSORS, Compressed, VisualTokens, compress
 
 logger = logging.getLogger(__name__)
 
-LETTERS = "ABCDEFGHIJ"
 # Frames encoded per vision-encoder call (bounds peak memory, not results).
 ENCODE_CHUNK = 8
 
@@ -120,16 +120,11 @@ class VisionLanguageModel(ABC):
 # --------------------------------------------------------------------------- prompt text
 
 
-def _clock(seconds: float) -> str:
-    m, s = divmod(max(0.0, float(seconds)), 60.0)
-    return f"{int(m):02d}:{s:04.1f}"
-
-
 def _evidence_lines(evidence: Sequence[Evidence]) -> str:
     if not evidence:
         return ""
     lines = [
-        f"[{_clock(e.start)}-{_clock(e.end)}] {e.modality}: {e.text.strip()}"
+        f"[{stamp(e.start, e.end)}] {e.modality}: {e.text.strip()}"
         for e in sorted(evidence, key=lambda e: e.start)
     ]
     return "Speech and on-screen text from the video:\n" + "\n".join(lines) + "\n"
@@ -292,7 +287,7 @@ class _PixelShuffleFamily(_Family):
 
     def frame_text(self, timestamp: float) -> tuple[str, str]:
         return (
-            f"Frame from {_clock(timestamp)}:<fake_token_around_image><global-img>",
+            f"Frame from {clock(timestamp)}:<fake_token_around_image><global-img>",
             "<fake_token_around_image>",
         )
 
@@ -373,7 +368,7 @@ class _QwenFamily(_Family):
         return list(torch.split(per_token, sizes))
 
     def frame_text(self, timestamp: float) -> tuple[str, str]:
-        return f"Frame from {_clock(timestamp)}: <|vision_start|>", "<|vision_end|>"
+        return f"Frame from {clock(timestamp)}: <|vision_start|>", "<|vision_end|>"
 
     def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
         return (
@@ -479,7 +474,7 @@ class _LlavaOnevisionFamily(_Family):
         )
 
     def frame_text(self, timestamp: float) -> tuple[str, str]:
-        return f"Frame from {_clock(timestamp)}: ", "\n"
+        return f"Frame from {clock(timestamp)}: ", "\n"
 
     def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
         return (
@@ -632,7 +627,7 @@ class TransformersVLM(VisionLanguageModel):
         image = 0
         for ci, clip in enumerate(clips):
             t0, t1 = min(clip.timestamps), max(clip.timestamps)
-            segments.append(("text", self._ids(f"Clip {ci + 1} ({_clock(t0)}-{_clock(t1)}):\n")))
+            segments.append(("text", self._ids(f"Clip {ci + 1} ({clock(t0)}-{clock(t1)}):\n")))
             for ts in clip.timestamps:
                 pre, post = self.family.frame_text(ts)
                 segments += [("text", self._ids(pre)), ("image", image), ("text", self._ids(post))]
