@@ -25,6 +25,7 @@ import numpy as np
 
 from ..answer import Answer
 from ..errors import ViewfinderError, require
+from ..text import clock
 
 logger = logging.getLogger(__name__)
 
@@ -274,15 +275,14 @@ def crop_thumbnails(
     from PIL import Image
 
     from ..tools.video import open_video
+    from .zoom import crop_box
 
     with open_video(video_path) as reader:
         frames = reader.frames_at([float(c["time"]) for c in chosen], max_side=None)
     out = []
     for crop, frame in zip(chosen, frames, strict=True):
-        h, w = frame.shape[:2]
         x0, y0, x1, y1 = (float(v) for v in crop["box"])
-        left, top = min(int(x0 * w), w - 8), min(int(y0 * h), h - 8)
-        region = frame[top : max(int(y1 * h), top + 8), left : max(int(x1 * w), left + 8)]
+        region = crop_box(frame, (x0, y0, x1, y1), min_side=8)
         image = Image.fromarray(np.ascontiguousarray(region))
         image.thumbnail((max_side, max_side))
         out.append(
@@ -599,7 +599,7 @@ def _draw_thumbnails(
         chars = int(fig.get_figwidth() * fig.dpi * 0.85 / (slots * 6.0))
         reason = textwrap.shorten(thumb.reason, max(chars, 12), placeholder="...")
         ax.set_title(
-            f"zoom @ {_clock(thumb.time, precise=True)}\n{reason}",
+            f"zoom @ {clock(thumb.time, precise=True)}\n{reason}",
             fontsize=8.5,
             color=CROP_COLOR,
             pad=3,
@@ -638,17 +638,8 @@ def _time_axis(ax: Any, duration: float) -> None:
         7200,
     )
     ax.xaxis.set_major_locator(FixedLocator(np.arange(0.0, duration + 1e-9, step)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _pos: _clock(t, precise=step < 1)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _pos: clock(t, precise=step < 1)))
     ax.set_xlabel("video time (mm:ss)", fontsize=9.5)
-
-
-def _clock(seconds: float, precise: bool = False) -> str:
-    """``75.3`` -> ``"01:15"`` (``"01:15.3"`` when precise; hours when the video has them)."""
-    tenths = round(seconds * 10) if precise else int(seconds) * 10
-    whole = tenths // 10
-    h, m, s = whole // 3600, whole % 3600 // 60, whole % 60
-    frac = f".{tenths % 10}" if precise else ""
-    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}") + frac
 
 
 # --------------------------------------------------------------------------- page
@@ -659,7 +650,7 @@ def render_html(answer: Answer, png: bytes, question: str) -> str:
     esc = html.escape
     rows = (
         "\n".join(
-            f"<tr><td>{_clock(e.start, True)}-{_clock(e.end, True)}</td>"
+            f"<tr><td>{clock(e.start, True)}-{clock(e.end, True)}</td>"
             f'<td class="{esc(e.modality)}">{esc(e.modality)}</td><td>{esc(e.text)}</td>'
             f"<td>{e.score:.3f}</td></tr>"
             for e in answer.evidence

@@ -415,17 +415,12 @@ def read_crops(state: QAState, ctx: AgentContext) -> list[Evidence]:
         return []
     from ..tools.video import open_video
     from .uniform import screen_lines
+    from .zoom import read_crop
 
     found: list[Evidence] = []
     with open_video(ctx.video, ctx.settings.video_backend) as reader:
         for crop in allocation.crops:
-            frame = reader.frames_at([crop.time], max_side=2160)[0]
-            h, w = frame.shape[:2]
-            x0, y0, x1, y1 = crop.box
-            region = frame[
-                int(y0 * h) : max(int(y1 * h), int(y0 * h) + 8),
-                int(x0 * w) : max(int(x1 * w), int(x0 * w) + 8),
-            ]
+            region = read_crop(reader, crop.time, crop.box, min_side=8)
             for line in screen_lines(ocr.read(region)):
                 found.append(Evidence(crop.time, crop.time, "text", line, 1.0))
     return found

@@ -26,6 +26,7 @@ def answer_with_vlm(
     """Decode each clip's frames at its allocated size, add crops, ask ``vlm`` within budget."""
     from ..tools.video import open_video
     from ..tools.vlm import VisualClip
+    from .zoom import read_crop
 
     clips = []
     with open_video(video, settings.video_backend) as reader:
@@ -33,13 +34,7 @@ def answer_with_vlm(
             frames = reader.frames_at(plan.times, max_side=plan.side)
             clips.append(VisualClip(frames=frames, timestamps=plan.times))
         for crop in allocation.crops:
-            frame = reader.frames_at([crop.time], max_side=2160)[0]
-            h, w = frame.shape[:2]
-            x0, y0, x1, y1 = crop.box
-            region = frame[
-                int(y0 * h) : max(int(y1 * h), int(y0 * h) + 16),
-                int(x0 * w) : max(int(x1 * w), int(x0 * w) + 16),
-            ]
+            region = read_crop(reader, crop.time, crop.box, min_side=16)
             clips.append(VisualClip(frames=[_fit(region, crop.side)], timestamps=[crop.time]))
     result = vlm.answer(clips, question, options, evidence=evidence, budget=allocation.tokens)
     trace.append(
