@@ -56,14 +56,5 @@ class Answer:
             "notes": list(self.notes),
         }
 
-    def trace_dict(self) -> list[dict[str, Any]]:
-        return [dict(step) for step in self.trace]
 
-
-def evidence_from_dict(d: dict[str, Any]) -> Evidence:
-    return Evidence(
-        float(d["start"]), float(d["end"]), d["modality"], d["text"], float(d.get("score", 0.0))
-    )
-
-
-__all__ = ["Answer", "Evidence", "Modality", "asdict", "evidence_from_dict"]
+__all__ = ["Answer", "Evidence", "Modality", "asdict"]

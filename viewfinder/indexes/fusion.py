@@ -149,28 +149,3 @@ def _span_of(group: list[tuple[Hit, float, int]]) -> Span:
         hits=tuple(h for h, _, _ in ordered),
     )
 
-
-def rrf_hits(
-    ranked_lists: Sequence[Sequence[Hit]],
-    *,
-    modality: Modality,
-    source: str,
-    k: int = RRF_K,
-    limit: int | None = None,
-) -> list[Hit]:
-    """Fuse lists that rank the *same items* (e.g. BM25 and embeddings over one index).
-
-    Items are identified by ``(start, end, text)``. Returns new hits scored by RRF, best first.
-    """
-    totals: dict[tuple[float, float, str], float] = {}
-    for hits in ranked_lists:
-        for rank, hit in enumerate(hits):
-            key = (hit.start, hit.end, hit.text)
-            totals[key] = totals.get(key, 0.0) + 1.0 / (k + rank + 1)
-    ordered = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0][0]))
-    if limit is not None:
-        ordered = ordered[:limit]
-    return [
-        Hit(start=s, end=e, modality=modality, text=t, score=score, rank=r, source=source)
-        for r, ((s, e, t), score) in enumerate(ordered)
-    ]

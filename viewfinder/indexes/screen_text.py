@@ -268,20 +268,6 @@ class ScreenTextJob:
         return out
 
 
-def read_frames(
-    times: Sequence[float],
-    decode: Callable[[Sequence[float]], list[np.ndarray]],
-    read: Callable[[np.ndarray], list[Any]],
-    checkpoint: Checkpoint,
-    options: ScreenTextOptions,
-    progress: Callable[[float, float], None] | None = None,
-) -> list[tuple[float, list]]:
-    """OCR every time in ``times`` in this thread (see :class:`ScreenTextJob`)."""
-    job = ScreenTextJob(times, decode, read, checkpoint, options, progress)
-    job.work()
-    return job.readings()
-
-
 def normalize(text: str) -> str:
     """Lower-case alphanumerics separated by single spaces (for comparing readings)."""
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
