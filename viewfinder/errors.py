@@ -117,6 +117,14 @@ class SubtitleError(AnnotationError, ValueError):
     """A subtitle file (SRT, WebVTT, LongVideoBench JSON) or subtitle lines are unusable."""
 
 
+class SettingsError(ViewfinderError, ValueError):
+    """A setting names something viewfinder does not have (the message lists what it has)."""
+
+
+class UnknownStrategyError(SettingsError):
+    """The answering strategy is not one of ``qa.STRATEGIES``."""
+
+
 class BudgetError(ViewfinderError, ValueError):
     """A visual-token budget cannot be honoured (e.g. fewer tokens than images)."""
 

@@ -51,9 +51,9 @@ class AgentOptions:
         flags = set(settings.flags)
         unknown = flags - set(ABLATIONS)
         if unknown:
-            from ..errors import InvalidQuestionError
+            from ..errors import SettingsError
 
-            raise InvalidQuestionError(
+            raise SettingsError(
                 f"Unknown agent switches {sorted(unknown)}; valid: {list(ABLATIONS)}"
             )
         return cls(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ..cli_help import DefaultsHelpFormatter
 from ..settings import Settings
 from .datasets import LOADERS, Dataset, load_mlvu
 from .metrics import SPECS
@@ -26,6 +27,16 @@ from .runner import run as run_items
 
 logger = logging.getLogger(__name__)
 
+DESCRIPTION = """\
+Score viewfinder on a benchmark, or on built needle-in-a-haystack videos.
+
+examples:
+  viewfinder eval longvideobench --annotations lvb_val.json --videos DIR --out runs/lvb
+  viewfinder eval mlvu --annotations MLVU/json --videos MLVU --out runs/mlvu --budget 256 1024
+  viewfinder eval niah --media shared/media --minutes 30 --needles 40 --strategy uniform agent
+
+Results go to OUT/results_<strategy>_b<budget>.jsonl (resumable) and OUT/report.{md,json}.
+"""
 STRATEGIES = ("uniform", "agent")
 # Benchmarks whose subtitles can stand in for speech recognition: (--subtitles help, default dir)
 SUBTITLE_HELP = {
@@ -43,12 +54,12 @@ SUBTITLE_HELP = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``eval`` and its benchmark subcommands on ``subparsers``."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
     parser = subparsers.add_parser(
         "eval",
         help="score viewfinder on a benchmark or on needle-in-a-haystack videos",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
+        formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name in LOADERS:
