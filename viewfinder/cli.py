@@ -28,10 +28,17 @@ def _configure_logging(debug: bool) -> None:
 
 
 class ProgressBars:
-    """tqdm bars, one per stage, fed by ``progress(stage, done, total)`` callbacks."""
+    """tqdm bars on stderr, one per stage, fed by ``progress(stage, done, total)`` callbacks
+    (``viewfinder.progress.Progress``); every command draws its progress with this.
 
-    def __init__(self, enabled: bool) -> None:
+    Args:
+        enabled: Draw at all (off for ``--quiet`` and non-terminals).
+        keep: Leave finished bars on screen (``viewfinder index`` shows what each stage took).
+    """
+
+    def __init__(self, enabled: bool = True, keep: bool = False) -> None:
         self.enabled = enabled
+        self.keep = keep
         self.bars: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: float, total: float) -> None:
@@ -44,14 +51,16 @@ class ProgressBars:
             bar = tqdm(
                 total=round(total, 1),
                 desc=f"{stage:>12}",
-                unit="s" if stage == "speech" else "it",
-                leave=False,
+                position=len(self.bars),
+                unit="s" if stage in ("decode", "speech") else "it",
+                leave=self.keep,
                 file=sys.stderr,
                 dynamic_ncols=True,
             )
             self.bars[stage] = bar
-        bar.total = round(total, 1)
-        bar.n = round(done, 1)
+        if total and round(total, 1) != bar.total:
+            bar.total = round(total, 1)
+        bar.n = round(min(done, total) if total else done, 1)
         bar.refresh()
 
     def close(self) -> None:

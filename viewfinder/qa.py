@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .answer import Answer
-from .errors import InvalidQuestionError
+from .errors import InvalidQuestionError, UnknownStrategyError
+from .progress import Progress
 from .runtime import Models
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, float, float], None]
 # (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
 Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
@@ -39,7 +39,7 @@ class VideoQA:
         base = settings if settings is not None else Settings.from_env()
         self.settings = base.replace(**overrides) if overrides else base
         if self.settings.strategy not in STRATEGIES:
-            raise InvalidQuestionError(
+            raise UnknownStrategyError(
                 f"Unknown strategy {self.settings.strategy!r}; choose one of {list(STRATEGIES)}"
             )
         self.models = Models(self.settings)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..answer import Answer, Evidence
+from ..progress import Progress
 from ..runtime import Models
 from ..settings import Settings
 from ..tools.video import VideoInfo, open_video, sample_times
@@ -22,7 +23,6 @@ from .evidence import words
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, float, float], None]
 
 
 def answer_uniform(

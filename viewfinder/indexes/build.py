@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import Progress, StageProgress
 from ..runtime import Models, result_params
 from ..settings import Settings
 from ..tools.shots import Clip, ShotOptions, clips_from_cuts, scan_video
@@ -57,7 +58,6 @@ from .transcript import (
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, float, float], None]
 # 2: scan times count from the container start, like the readers (were the video stream start).
 # 3: Theora (and VP3) videos are scanned without frame threads, which were not reproducible.
 SHOTS_FORMAT = 3
@@ -113,7 +113,7 @@ class _Reporter:
                 self.cancel.set()
                 raise
 
-    def stage(self, name: str) -> Callable[[float, float], None]:
+    def stage(self, name: str) -> StageProgress:
         return lambda done, total: self(name, done, total)
 
 

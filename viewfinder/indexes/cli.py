@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..cli_help import DefaultsHelpFormatter
 from ..errors import ViewfinderError
 from ..settings import Settings
 
@@ -24,7 +25,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "index",
         help="index videos once (shots, speech, screen text, frames)",
         description="Build the persistent indexes of VIDEO(s); interrupted runs resume.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
     parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
@@ -41,6 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
+    from ..cli import ProgressBars
     from ..runtime import Models
     from . import clear, index_video, list_indexes
 
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     failed = 0
     models = Models(settings)  # one Whisper, OCR, CLIP and text embedder for every video
     for video in args.videos:
-        bars = _Bars()
+        bars = ProgressBars(keep=True)
         try:
             handle = index_video(Path(video), settings, bars, models=models)
         except ViewfinderError as e:  # one bad video does not stop the batch
@@ -82,31 +84,3 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         )
     models.close()
     return 1 if failed else 0
-
-
-class _Bars:
-    """progress(stage, done, total) -> one tqdm bar per stage."""
-
-    def __init__(self) -> None:
-        self._bars: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: float, total: float) -> None:
-        from tqdm import tqdm
-
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = tqdm(
-                total=round(total, 1),
-                desc=f"{stage:>11}",
-                position=len(self._bars),
-                leave=True,
-                unit="s" if stage in ("decode", "speech") else "it",
-            )
-        if total and round(total, 1) != bar.total:
-            bar.total = round(total, 1)
-        bar.n = round(min(done, total) if total else done, 1)
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelError, ModelNotInstalledError, require
+from ..progress import StageProgress
 from .fusion import Hit
 from .store import VideoStore, atomic_write_bytes, atomic_write_json, read_json
 
@@ -40,7 +41,6 @@ PART_NAME = "visual"
 FORMAT_VERSION = 1
 META_FILE = "visual.json"
 Level = Literal["frame", "clip"]
-Progress = Callable[[int, int], None]
 _PURPOSE = "The visual (CLIP) index"
 
 
@@ -171,7 +171,7 @@ class VisualIndex:
         clips: Sequence[Any] = (),
         options: VisualIndexOptions = VisualIndexOptions(),
         total: int | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> VisualIndex:
         """Embed ``frames`` and index them.
 
@@ -390,7 +390,7 @@ class VisualJob:
         *,
         options: VisualIndexOptions = VisualIndexOptions(),
         clips: Sequence[Any] = (),
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> None:
         self._store, self._info, self._decode = store, info, decode
         self._embedder, self._options, self._progress = embedder, options, progress
@@ -466,7 +466,7 @@ def load_or_build(
     *,
     options: VisualIndexOptions = VisualIndexOptions(),
     clips: Sequence[Any] = (),
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
 ) -> VisualIndex:
     """The visual index of the video in ``store``: read if current, else built and saved.
 

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptVideoError, NotAVideoError, VideoNotFoundError, require
+from ..progress import StageProgress
 from .video import container_start, decode_tolerant, set_decoder_threads
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[float, float], None]
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class Scan:
 def scan_video(
     path: str | Path,
     options: ShotOptions | None = None,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     on_frame: Callable[[float, Any], None] | None = None,
 ) -> Scan:
     """Decode ``path`` once at low resolution: shot cuts and per-sample picture change.
@@ -278,7 +278,7 @@ def keyframe_times(
 
 
 def detect_clips(
-    path: str | Path, options: ShotOptions | None = None, progress: Progress | None = None
+    path: str | Path, options: ShotOptions | None = None, progress: StageProgress | None = None
 ) -> list[Clip]:
     """Shot-bounded clips of ``path`` (a scan followed by :func:`clips_from_cuts`)."""
     scan = scan_video(path, options, progress)
