@@ -21,7 +21,7 @@ from viewfinder.indexes.screen_text import TextSpan
 from viewfinder.indexes.transcript import SpeechSegment
 from viewfinder.models import ResolvedModel
 from viewfinder.tools.asr import Segment, Word
-from viewfinder.tools.llm import MLVU_ANSWER_PREFIX, Generation, LLMOptions, TextLLM
+from viewfinder.tools.llm import Generation, LLMOptions, TextLLM
 from viewfinder.tools.ocr import Box, OcrEngine, OcrOptions
 from viewfinder.tools.shots import Clip
 from viewfinder.tools.video import VideoInfo
@@ -50,11 +50,7 @@ class ScriptedLLM(TextLLM):
         self._vocab: dict[str, int] = {}
 
     def choose(
-        self,
-        system: str,
-        user: str,
-        letters: Sequence[str],
-        assistant_prefix: str = MLVU_ANSWER_PREFIX,
+        self, system: str, user: str, letters: Sequence[str], *args: Any, **kwargs: Any
     ) -> dict[str, float]:
         self.calls += 1
         self.prompts.append(user)
@@ -63,14 +59,7 @@ class ScriptedLLM(TextLLM):
         rest = max(0.0, 1.0 - sum(probs.get(k, 0.0) for k in letters))
         return {k: probs[k] if k in probs else rest / len(left_out) for k in letters}
 
-    def generate(
-        self,
-        system: str,
-        user: str,
-        max_tokens: int = 64,
-        stop: Sequence[str] | None = None,
-        assistant_prefix: str = "",
-    ) -> Generation:
+    def generate(self, system: str, user: str, *args: Any, **kwargs: Any) -> Generation:
         self.prompts.append(user)
         return Generation(self.plan_text, len(user.split()), 5, -0.1, 0.01)
 
