@@ -159,3 +159,22 @@ def test_missing_weights_are_reported_not_raised_by_get(tmp_path):
     assert "does not exist" in models.describe()["asr"]["missing"]
     with pytest.raises(ValueError, match="roles are"):
         models.get("speech")
+
+
+def test_a_failed_load_is_remembered_not_retried(tmp_path, monkeypatch):
+    """A model whose load fails is not loaded again on every question: the error is kept."""
+    from viewfinder.errors import ModelError
+
+    weights = fake_weights(tmp_path, "asr")
+    attempts = []
+
+    def broken(*args, **kwargs):
+        attempts.append(1)
+        raise ModelError("Could not load the ASR model: truncated weights. Reinstall them.")
+
+    monkeypatch.setattr("viewfinder.tools.asr.load_asr", broken)
+    models = Models(Settings(cache_dir=tmp_path, asr=weights["asr"]))
+    assert models.get("asr") is None and models.get("asr") is None
+    with pytest.raises(ModelError, match="Reinstall"):
+        models.load("asr")
+    assert len(attempts) == 1 and "truncated" in models.missing("asr")

@@ -61,6 +61,9 @@ class Models:
         self._held: dict[_Slot, Any] = {}
         self._identity: dict[_Slot, dict[str, Any]] = {}
         self._missing: dict[_Slot, str] = {}
+        # The error of a load that failed: raised again, not retried (a failing VLM load can
+        # take a minute before it fails).
+        self._failed: dict[_Slot, ModelError | MissingDependencyError] = {}
         self._fixed: dict[str, Any] = {}  # role -> model given with use()
         self._slot_locks: dict[_Slot, threading.Lock] = {}
         self._warned: set[str] = set()  # reasons already logged (one warning per reason)
@@ -120,13 +123,18 @@ class Models:
         with lock:
             if slot in self._held:
                 return self._held[slot]
+            if slot in self._failed:
+                raise self._failed[slot]
             try:
                 model, identity = self._open(role, name, options, threads)
             except (ModelError, MissingDependencyError) as e:
                 with self._lock:
                     self._missing[slot] = str(e)
+                    self._failed[slot] = e
                 raise
-            if model is None:
+            if model is None:  # auto VLM with none installed: remembered as nothing to load
+                with self._lock:
+                    self._held[slot] = None
                 return None
             with self._lock:
                 self._held[slot] = model
@@ -141,6 +149,8 @@ class Models:
             self._fixed[role] = model
             for slot in [s for s in self._missing if s[0] == role]:
                 del self._missing[slot]
+            for slot in [s for s in self._failed if s[0] == role]:
+                del self._failed[slot]
 
     def missing(self, role: str) -> str | None:
         """Why ``role`` is unavailable (None if it loaded or was never asked for)."""
@@ -171,11 +181,12 @@ class Models:
     def close(self) -> None:
         """Release every held model (a later :meth:`get` loads it again)."""
         with self._lock:
-            held = list(self._held.values()) + list(self._fixed.values())
+            held = [m for m in self._held.values() if m is not None] + list(self._fixed.values())
             self._held.clear()
             self._identity.clear()
             self._fixed.clear()
             self._missing.clear()
+            self._failed.clear()
             self._slot_locks.clear()
         for model in held:
             close = getattr(model, "close", None)
