@@ -67,6 +67,14 @@ class BackendUnavailableError(ViewfinderError, ImportError):
     """A backend is installed but cannot run here (e.g. system libraries it loads are missing)."""
 
 
+class SettingsError(ViewfinderError, ValueError):
+    """A setting names something viewfinder does not have (the message lists what it has)."""
+
+
+class UnknownStrategyError(SettingsError):
+    """The answering strategy is not one of ``qa.STRATEGIES``."""
+
+
 class InvalidQuestionError(ViewfinderError, ValueError):
     """The question or its options are unusable."""
 
@@ -115,14 +123,6 @@ class AnnotationError(ViewfinderError):
 
 class SubtitleError(AnnotationError, ValueError):
     """A subtitle file (SRT, WebVTT, LongVideoBench JSON) or subtitle lines are unusable."""
-
-
-class SettingsError(ViewfinderError, ValueError):
-    """A setting names something viewfinder does not have (the message lists what it has)."""
-
-
-class UnknownStrategyError(SettingsError):
-    """The answering strategy is not one of ``qa.STRATEGIES``."""
 
 
 class BudgetError(ViewfinderError, ValueError):
