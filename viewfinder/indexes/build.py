@@ -127,6 +127,8 @@ class IndexHandle:
         available: Modality -> ``"ok"`` or the reason it is missing.
         work: Part -> what this call did: ``"loaded"``, ``"built"`` or ``"resumed"``.
         seconds: Stage -> seconds spent in this call.
+        models: The ``runtime.Models`` that encodes queries (text embedder, CLIP text tower):
+            the one it was built with, so searching loads nothing a second time.
     """
 
     def __init__(
@@ -141,7 +143,7 @@ class IndexHandle:
         work: dict[str, str],
         seconds: dict[str, float],
         settings: Settings,
-        models: Models,
+        models: Models | None = None,
     ) -> None:
         self.info = info
         self.store = store
@@ -154,7 +156,7 @@ class IndexHandle:
         self.seconds = seconds
         self.settings = settings
         # Serves the query-side models (CLIP text encoder, text embedder) at search time.
-        self.models = models
+        self.models = models if models is not None else Models(settings)
 
     def __repr__(self) -> str:
         return (
