@@ -117,6 +117,10 @@ class SubtitleError(AnnotationError, ValueError):
     """A subtitle file (SRT, WebVTT, LongVideoBench JSON) or subtitle lines are unusable."""
 
 
+class PredictionsError(ViewfinderError, ValueError):
+    """A predictions file given to ``viewfinder eval score`` is unusable."""
+
+
 class BudgetError(ViewfinderError, ValueError):
     """A visual-token budget cannot be honoured (e.g. fewer tokens than images)."""
 

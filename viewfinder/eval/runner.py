@@ -249,7 +249,11 @@ def run_group(
 
 
 def ok_record(benchmark: str, item: Item, answer: Answer, seconds: float) -> dict[str, Any]:
-    """The log record of an answered item, scored with the benchmark's official parser."""
+    """The log record of an answered item, with its strict verdict.
+
+    ``choice`` is the engine's raw multiple-choice response (the letter it scored highest);
+    reports score it in both modes (``metrics.score_item``).
+    """
     if item.options:
         valid = LETTERS[: len(item.options)]
         choice = answer.choice if answer.choice in tuple(valid) else None
@@ -262,8 +266,11 @@ def ok_record(benchmark: str, item: Item, answer: Answer, seconds: float) -> dic
         "video": str(item.video),
         "prediction": prediction,
         "gold": item.answer,
-        "correct": is_correct(prediction, item.answer, item.options),
+        "correct": False
+        if item.meta.get("gold_error")
+        else is_correct(prediction, item.answer, item.options),
         "response": answer.text,
+        "choice": answer.choice,
         "confidence": float(answer.confidence),
         "seconds": seconds,
         "usage": answer.usage,
@@ -280,7 +287,7 @@ def error_record(item: Item, exc: BaseException, stage: str) -> dict[str, Any]:
         "video": str(item.video),
         "prediction": None,
         "gold": item.answer,
-        "correct": False if item.answer else None,
+        "correct": False if item.answer or item.meta.get("gold_error") else None,
         "error": {"type": type(exc).__name__, "message": str(exc), "stage": stage},
         "meta": _public_meta(item.meta),
     }
