@@ -165,8 +165,7 @@ def test_niah_build_places_real_needles_and_eval_reports(tmp_path: Path) -> None
     right = 3 - expected_wrong
     assert (
         f"uniform@256 official: M-avg {100 * right / 3:.1f}%, overall {100 * right / 3:.1f}% "
-        f"({right}/3), unparsed 0"
-        in printed.getvalue()
+        f"({right}/3), unparsed 0" in printed.getvalue()
     )
     assert run["visual_tokens_per_question"] == 64
     md = (out / "report.md").read_text()

@@ -183,7 +183,9 @@ def test_jsonl_and_unreadable_annotations(tmp_path: Path) -> None:
         json.dumps([{"video": "a.mp4", "question": "q", "candidates": ["x", "y"], "answer": "z"}])
     )
     ds = load_mlvu(bad, tmp_path)
-    assert ds.gold_errors()[0][0] == "bad/0" and "not one of the candidates" in ds.gold_errors()[0][1]
+    assert (
+        ds.gold_errors()[0][0] == "bad/0" and "not one of the candidates" in ds.gold_errors()[0][1]
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -332,3 +332,17 @@ def test_failed_item_counts_wrong_in_both_modes() -> None:
     )
     summary = summarize("videomme", [s])
     assert (summary["official"].scored, summary["official"].unparsed) == (1, 0)
+
+
+def test_test_split_items_are_not_scored() -> None:
+    """Items without a gold answer (LongVideoBench's lvb_test_wo_gt.json) are reported as not
+    scorable; nothing is scored, so there is no accuracy (None), not a 0 %."""
+    items = [Item(f"t{n}", "Q?", ("a", "b"), "", VIDEO, {"duration_group": 15}) for n in range(3)]
+    result = score_predictions("longvideobench", items, {"t0": "A", "t1": "B"})
+    assert result.not_scorable == {
+        "t0": "no gold answer (a test split without answers)",
+        "t1": "no gold answer (a test split without answers)",
+    }
+    assert result.items == () and result.missing == ()
+    official = result.modes["official"].as_dict()
+    assert (official["overall"], official["scored"], official["groups"]) == (None, 0, {})

@@ -155,6 +155,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{_fmt(r['seconds_per_question'], 2)} | {_fmt(r['index_seconds_per_video'], 1)} | "
             f"{_fmt(r['visual_tokens_per_question'], 0)} | {_fmt(r['text_tokens_per_question'], 0)} |"
         )
+    for r in report["runs"]:
+        if r["not_scorable"]:
+            lines += [
+                "",
+                f"{r['label']}: {r['not_scorable']} answered items have no gold answer "
+                "(a test split) and are not scored.",
+            ]
     for key in spec.group_keys:
         values: list[str] = []
         for r in report["runs"]:
