@@ -39,7 +39,7 @@ STRATEGIES = ("uniform", "agent")
 SUBTITLE_HELP = {
     "longvideobench": (
         "use each item's subtitle file as its speech (skip items without one)",
-        "VIDEOS/subtitles",
+        "subtitles/ beside VIDEOS or the annotations, as released; else VIDEOS/subtitles",
     ),
     "videomme": (
         "use subtitle/<videoID>.srt as the speech (a video without one has none, as in the "
