@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -438,3 +439,39 @@ def test_copy_elsewhere_reuses_the_index_and_clear_by_path_removes_it(same_size_
     assert video_key(cache, copy) == first.store.fingerprint
     assert clear(same_size_pair["redacted"], cache) is False
     assert clear(copy, cache) is True and list_indexes(cache) == []
+
+
+# ----------------------------------------------------------------- real models, end to end
+
+
+@pytest.mark.slow
+def test_real_ask_answers_after_damaged_parts_are_rebuilt(sample_video: Path, tmp_path: Path):
+    """With the default models: index the sample video, damage its speech and screen-text
+    parts, see --list name them, then `ask` logs the rebuild and reads `ls /usr` again."""
+    env = {**os.environ, "VIEWFINDER_CACHE": str(tmp_path / "cache")}
+
+    def viewfinder(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "viewfinder", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1200,
+        )
+
+    built = viewfinder("index", str(sample_video))
+    assert built.returncode == 0, built.stderr
+    (entry,) = list_indexes(tmp_path / "cache")
+    store = VideoStore(tmp_path / "cache", entry.fingerprint)
+    damage(store.builds("screen_text")[0] / "spans.json", "garbage")
+    damage(store.builds("speech")[0] / "segments.json", "truncate")
+    listed = viewfinder("index", "--list").stdout
+    assert "damaged: screen_text: " in listed and "damaged: speech: " in listed, listed
+
+    asked = viewfinder("ask", str(sample_video), "What command is typed in the terminal?",
+                       "--json", "--quiet")  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    assert "The screen_text index" in asked.stderr and "rebuilt" in asked.stderr
+    answer = json.loads(asked.stdout)
+    assert re.search(r"ls ?/usr", answer["answer"]), answer["answer"]
+    assert "damaged" not in viewfinder("index", "--list").stdout
