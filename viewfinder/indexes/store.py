@@ -208,14 +208,14 @@ class VideoStore:
 
     Args:
         root: Cache root (``Settings.cache_root``).
-        fingerprint: Content fingerprint of the video (``tools.video.fingerprint``).
+        fingerprint: Cache key of the video (``indexes.fingerprint.video_key``): its directory.
     """
 
     def __init__(self, root: Path, fingerprint: str) -> None:
         if not fingerprint or "/" in fingerprint or fingerprint.startswith("."):
             raise StoreError(
                 f"Invalid video fingerprint {fingerprint!r}; pass the value of "
-                "viewfinder.tools.video.fingerprint(path)."
+                "viewfinder.indexes.fingerprint.video_key(cache_root, path)."
             )
         self.root = Path(root)
         self.fingerprint = fingerprint
