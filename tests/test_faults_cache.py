@@ -355,6 +355,57 @@ def test_cli_prints_one_error_line_when_the_rebuild_fails(clip, tmp_path):
     assert "viewfinder index --clear" in errors[0] and str(clip) in errors[0]
 
 
+class Stop(Exception):
+    """Raised from progress: an interrupted build (Ctrl-C, a killed run)."""
+
+
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_damaged_checkpoint_of_an_interrupted_build_is_read_again(
+    kind, pristine, clip, models, fakes, tmp_path
+):
+    """An interrupted screen-text build leaves one checkpoint file per batch; damaging one
+    only makes the resumed build read that batch again, and the result is the clean one."""
+    from dataclasses import replace
+
+    options = replace(OPTIONS, screen_text=replace(OPTIONS.screen_text, batch=1))
+    settings = _settings(tmp_path / "cache", models)
+
+    def interrupt(stage: str, done: float, total: float) -> None:
+        if stage == "screen text" and done >= 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        index_video(clip, settings, interrupt, options=options)
+    (partial,) = (tmp_path / "cache" / "index").glob("*/screen_text/*.partial")
+    saved = sorted(partial.glob("*.json"))
+    assert len(saved) == 2
+    damage(saved[0], kind)
+    fakes["ocr"].calls.clear()
+    handle = index_video(clip, settings, options=options)
+    assert handle.work["screen_text"] == "resumed"
+    frames = handle.store.manifest("screen_text")["summary"]["frames_read"]
+    assert len(fakes["ocr"].calls) == frames - 1  # every batch but the intact one
+    assert _answers(handle)["text"] == pristine["answers"]["text"]
+
+
+def test_damaged_visual_checkpoint_chunk_is_embedded_again(tmp_path):
+    """A frame-embedding chunk of an unfinished visual build that is truncated, garbage,
+    empty or of the wrong shape is left out of the resume (embedded again), not raised."""
+    import io
+
+    from viewfinder.indexes.visual import _load_chunks
+
+    def npy(array: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+
+    good = npy(np.ones((4, 8), np.float16))
+    for i, data in enumerate([good, good[:40], b"\x93NUMPY garbage", b"", npy(np.ones((3, 8)))]):
+        (tmp_path / f"{i:06d}.npy").write_bytes(data)
+    assert list(_load_chunks(tmp_path, count=20, chunk=4, dim=8)) == [0]
+
+
 # ----------------------------------------------------------------- the cache key
 
 
