@@ -78,6 +78,8 @@ def video_key(root: Path, path: str | os.PathLike[str], *, record: bool = True) 
         source = sources[name]
         if source is not None and stat in source["stats"]:
             return name
+    if not existing and not record:
+        return None
     sha = content_sha256(path)
     key: str | None = next(
         (n for n in existing if sources[n] is not None and sources[n]["sha256"] == sha), None
