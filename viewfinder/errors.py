@@ -59,6 +59,22 @@ class EmptyVideoError(VideoError):
         )
 
 
+class IndexDamagedError(ViewfinderError):
+    """A part of a video's index failed its checksum or did not load, and rebuilding it from
+    the video did not give a part that does."""
+
+    def __init__(self, video: object, part: str, problem: str, directory: object) -> None:
+        import shlex
+
+        super().__init__(
+            f"The {part} index of {video} is damaged ({problem}) and rebuilding it did not "
+            f"help. Remove the index with `viewfinder index --clear {shlex.quote(str(video))}` "
+            f"and index again; if that fails too, check the disk that holds {directory}."
+        )
+        self.part = part
+        self.problem = problem
+
+
 class UnknownBackendError(ViewfinderError, ValueError):
     """A backend name (video decoder, OCR engine, ...) that does not exist; lists valid names."""
 

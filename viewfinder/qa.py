@@ -61,11 +61,12 @@ class VideoQA:
             An ``IndexHandle``: shots, speech, screen text and (with CLIP weights) frames,
             searchable one by one or fused.
         """
-        from .tools.video import fingerprint, probe
+        from .indexes.fingerprint import video_key
+        from .tools.video import probe
 
         path = Path(video).expanduser()
         lines = None if subtitles is None else _subtitle_lines(subtitles, probe(path).duration)
-        return self._index(path, fingerprint(path), progress, lines)
+        return self._index(path, video_key(self.settings.cache_root, path), progress, lines)
 
     def _index(
         self,
@@ -123,7 +124,10 @@ class VideoQA:
         lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
         if self.settings.strategy == "agent":
             from .agent.run import answer_agent
+            from .indexes.fingerprint import video_key
 
+            # The index's own key: a same-size rewrite of the file is a different video.
+            key = video_key(self.settings.cache_root, path)
             cached = _index_key(key, lines) in self._indexes
             handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s

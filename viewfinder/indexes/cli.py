@@ -27,7 +27,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
-    parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list indexed videos (every part verified against its checksums) and exit",
+    )
     parser.add_argument(
         "--clear",
         metavar="VIDEO",
@@ -61,6 +65,13 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
                 f"{e.fingerprint[:12]}  {length:>9}  {e.size_bytes / 1e6:7.1f} MB  "
                 f"{e.video or '?'}  [{parts}]"
             )
+            for part, problem in sorted(e.damaged.items()):
+                print(f"    damaged: {part}: {problem} (rebuilt when the video is next indexed)")
+            if e.unsealed:
+                print(
+                    f"    unverified: {', '.join(e.unsealed)} (written before checksums; "
+                    "checked by loading when the video is next indexed)"
+                )
     failed = 0
     for video in args.videos:
         bars = _Bars()

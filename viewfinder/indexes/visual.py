@@ -505,7 +505,7 @@ def _load_chunks(directory: Path, count: int, chunk: int, dim: int) -> dict[int,
         try:
             key = int(path.stem)
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
+        except (ValueError, OSError, EOFError):  # a damaged chunk is embedded again
             continue
         expected = min(chunk, count - key * chunk)
         if expected > 0 and array.shape == (expected, dim):
