@@ -193,7 +193,7 @@ def test_every_registered_model_transcribes_a_prompt(name: str) -> None:
 @pytest.mark.slow
 def test_music_intro_gives_no_phantom_words(base: asr.Transcriber) -> None:
     """A narrated explainer's 7 s music intro yields no text; the first line is read right."""
-    from viewfinder.tools.video import load_audio
+    from viewfinder.tools.audio import load_audio
 
     audio = load_audio(MEDIA / "wanna_work_together.mp4")
     assert audio is not None

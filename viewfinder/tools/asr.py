@@ -273,7 +273,7 @@ def _is_array(audio: object) -> bool:
 def _as_waveform(audio: np.ndarray | str | Path) -> np.ndarray | None:
     """A contiguous float32 mono 16 kHz array, or None when a file has no audio track."""
     if isinstance(audio, (str, Path)):
-        from .video import load_audio  # imported here: video I/O is only needed for paths
+        from .audio import load_audio  # imported here: decoding is only needed for paths
 
         audio = load_audio(Path(audio), sample_rate=SAMPLE_RATE)
         if audio is None:
