@@ -162,13 +162,21 @@ def run(
             _say(out, f"  skipped by {key}: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     if dataset.skipped:
         _say(out, f"  e.g. {dataset.skipped[0].id}: {dataset.skipped[0].reason}")
+    # Annotations may name any path; only videos inside this folder are opened.
+    videos_root = args.out / "niah" / "videos" if args.benchmark == "niah" else args.videos
     runs, attempted, failed = [], 0, 0
     for strategy in args.strategy:
         for budget in args.budget:
             settings = Settings.from_env(strategy=strategy, budget=budget)
             path = args.out / f"results_{strategy}_b{budget}.jsonl"
             config = RunConfig(
-                dataset.name, path, args.executor, args.workers, args.retry_failed, args.ray_address
+                dataset.name,
+                path,
+                args.executor,
+                args.workers,
+                args.retry_failed,
+                args.ray_address,
+                videos_root=videos_root,
             )
             summary = run_items(dataset, make_factory(settings), config)
             attempted += summary.answered + summary.failed

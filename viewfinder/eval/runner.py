@@ -6,6 +6,8 @@
 - An exception while indexing or answering is recorded on the item (type + message) and the
   run goes on; a worker process that dies marks its unfinished items as errors.
 - Items are grouped by video, and each group goes to one worker, so a video is indexed once.
+- A local worker ends when the runner does, ``kill -9`` included (:func:`exit_with_parent`);
+  an item whose video resolves outside ``--videos`` is recorded as failed, never opened.
 - Executors: ``inline`` (this process), ``local`` (a process pool; the default) and ``ray``
   (actors on a Ray cluster; ``ray.init`` is called unless Ray is already initialised).
 
@@ -19,6 +21,8 @@ import json
 import logging
 import os
 import queue
+import signal
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -28,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from ..answer import Answer
-from ..errors import ViewfinderError, require
+from ..errors import UnsafePathError, ViewfinderError, require
 from ..settings import Settings
 from .datasets import LETTERS, Dataset, Item
 from .metrics import is_correct, parse_response
+from .paths import inside_root
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +104,9 @@ class RunConfig:
     workers: int = 1  # parallel workers (processes or Ray actors)
     retry_failed: bool = False  # re-run ids whose logged record is an error
     ray_address: str | None = None  # Ray cluster address; None = start / reuse a local one
+    # The --videos folder: an item whose video resolves outside it (``..``, an absolute path,
+    # a symlink out) is recorded as failed, never opened. None = no check (library callers).
+    videos_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,7 @@ def run(dataset: Dataset, factory: AnswererFactory, config: RunConfig) -> RunSum
         for it in dataset.items
         if it.id not in done or (config.retry_failed and done[it.id]["status"] == "error")
     ]
-    groups = group_by_video(todo)
+    already_done = len(dataset.items) - len(todo)
     start = time.perf_counter()
     counts = {"ok": 0, "error": 0}
 
@@ -193,20 +201,36 @@ def run(dataset: Dataset, factory: AnswererFactory, config: RunConfig) -> RunSum
         log.append(record)
         counts[record["status"]] += 1
 
+    if config.videos_root is not None:
+        todo = _drop_outside(todo, config.videos_root, on_record)
+    groups = group_by_video(todo)
+
     logger.info(
         "%s: %d items to run in %d video groups (%d already in %s)",
         dataset.name,
         len(todo),
         len(groups),
-        len(dataset.items) - len(todo),
+        already_done,
         log.path,
     )
     if groups:
         execute = {"inline": _run_inline, "local": _run_local, "ray": _run_ray}[config.executor]
         execute(groups, factory, config, on_record)
-    return RunSummary(
-        len(dataset.items) - len(todo), counts["ok"], counts["error"], time.perf_counter() - start
-    )
+    return RunSummary(already_done, counts["ok"], counts["error"], time.perf_counter() - start)
+
+
+def _drop_outside(items: list[Item], root: Path, on_record: Callable) -> list[Item]:
+    """The items whose video is inside ``root``; the others are recorded as failed."""
+    kept = []
+    for it in items:
+        try:
+            inside_root(root, it.video)
+        except UnsafePathError as e:
+            logger.warning("Item %s refused: %s", it.id, e)
+            on_record(error_record(it, e, stage="input"))
+            continue
+        kept.append(it)
+    return kept
 
 
 Group = tuple[str, Path, tuple[Item, ...]]
@@ -312,7 +336,59 @@ def _run_inline(
             on_record(record)
 
 
-def _local_worker(factory: AnswererFactory, benchmark: str, conn: Any) -> None:
+# Seconds between the worker's checks that the runner is still alive (the fallback where
+# the kernel cannot be asked to kill the worker with its parent).
+PARENT_POLL_SECONDS = 1.0
+
+
+def _set_parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def exit_with_parent(runner_pid: int) -> None:
+    """Make this worker process end when the runner that started it ends, even by ``kill -9``.
+
+    A worker blocked in a model call (or on its pipe) never notices its parent is gone, and
+    would hold its memory forever. On Linux the kernel kills it (``PR_SET_PDEATHSIG``); on
+    every system a daemon thread also exits the process once it is re-parented or the runner's
+    pid is gone (this also covers a parent that died before the signal was set up).
+    """
+    _set_parent_death_signal()
+    parent = os.getppid()  # the runner, or the forkserver that forked this process
+
+    def runner_alive() -> bool:
+        if os.getppid() != parent:  # re-parented: whoever started us has exited
+            return False
+        if runner_pid == parent:
+            return True
+        try:
+            os.kill(runner_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, owned by someone else (pid reused): be safe
+            return False
+        return True
+
+    def watch() -> None:
+        while runner_alive():
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)  # nobody is left to report to; skip cleanup that could block
+
+    threading.Thread(target=watch, name="viewfinder-parent-watch", daemon=True).start()
+
+
+def _local_worker(factory: AnswererFactory, benchmark: str, conn: Any, runner_pid: int) -> None:
+    exit_with_parent(runner_pid)
     try:
         answerer = factory()
     except Exception as e:
@@ -346,7 +422,9 @@ def _run_local(
     def spawn() -> None:
         parent_end, child_end = ctx.Pipe()
         p = ctx.Process(
-            target=_local_worker, args=(factory, config.benchmark, child_end), daemon=True
+            target=_local_worker,
+            args=(factory, config.benchmark, child_end, os.getpid()),
+            daemon=True,
         )
         p.start()
         child_end.close()
