@@ -157,7 +157,9 @@ def hostile(tmp_path: Path) -> tuple[Path, Path]:
     ann = tmp_path / "ann.jsonl"
     ann.write_text(
         "".join(
-            json.dumps({"id": i, "video": v, "question": "Q?", "options": ["x", "y"], "answer": "A"})
+            json.dumps(
+                {"id": i, "video": v, "question": "Q?", "options": ["x", "y"], "answer": "A"}
+            )
             + "\n"
             for i, v in records
         )
