@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 SAMPLE = Path(__file__).resolve().parents[1] / "media" / "sample.mp4"
 
 GUARDED_ASK = """
@@ -75,6 +73,7 @@ CI_VARIABLES = (
 )
 
 
+@pytest.mark.slow
 def test_ask_without_network_writes_only_the_cache(tmp_path: Path) -> None:
     """Sockets fail on connect: `ask` still answers from the sample, tried no connection,
     and left nothing in HOME outside HOME/.cache/viewfinder."""
@@ -114,3 +113,34 @@ def test_ask_without_network_writes_only_the_cache(tmp_path: Path) -> None:
         if p != cache.parent and cache not in (p, *p.parents)
     )
     assert outside == [], f"written under HOME outside the cache: {outside}"
+
+
+OCR_ONE_FRAME = """
+import numpy as np
+from viewfinder.tools.ocr import load_ocr
+frame = np.full((96, 320, 3), 255, np.uint8)
+frame[40:56, 40:280] = 0
+print(len(load_ocr("rapidocr").read(frame)))
+"""
+
+
+def test_rapidocr_leaves_no_telemetry_behind(tmp_path: Path) -> None:
+    """Loading and running RapidOCR through viewfinder creates nothing in HOME: onnxruntime's
+    telemetry (device id and event database under ~/.cache/Microsoft) stays off."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="needs the 'ocr' extra")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    env.update(HOME=str(home))
+    env.pop("XDG_CACHE_HOME", None)
+    env["VIEWFINDER_CACHE"] = str(tmp_path / "cache")
+    result = subprocess.run(
+        [sys.executable, "-c", OCR_ONE_FRAME],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
