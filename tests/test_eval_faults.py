@@ -231,3 +231,22 @@ def test_inside_root_rule(tmp_path):
     for bad in (root / ".." / "x.mp4", Path("/etc/passwd"), root):
         with pytest.raises(UnsafePathError, match="outside --videos"):
             inside_root(root, bad)
+
+
+def test_unwritable_out_fails_before_any_item_runs(tmp_path, hostile):
+    """--out under a regular file: one typed error before the engine is even built."""
+    from viewfinder.errors import OutputPathError
+
+    ann, videos = hostile
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    def no_engine():
+        raise AssertionError("the engine was built although the results cannot be written")
+
+    with pytest.raises(OutputPathError, match="Pass --out a folder"):
+        run(
+            load_jsonl(ann, videos),
+            no_engine,
+            RunConfig("jsonl", blocker / "out" / "results.jsonl", executor="inline"),
+        )

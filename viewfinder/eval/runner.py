@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answer import Answer
-from ..errors import UnsafePathError, ViewfinderError, require
+from ..errors import OutputPathError, UnsafePathError, ViewfinderError, require
 from ..settings import Settings
 from .datasets import LETTERS, Dataset, Item
 from .metrics import is_correct, parse_response
@@ -147,6 +147,18 @@ class ResultsLog:
             records[str(rec["id"])] = rec
         return records
 
+    def check_writable(self) -> None:
+        """Create the log (empty) if needed, so an unwritable --out fails before any work."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as e:
+            raise OutputPathError(
+                f"Cannot write the results log {self.path}: {e.strerror or e}. Pass --out a "
+                "folder you can write to."
+            ) from e
+
     def append(self, record: dict[str, Any]) -> None:
         """Write one record durably (flush + fsync) before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +199,7 @@ def run(dataset: Dataset, factory: AnswererFactory, config: RunConfig) -> RunSum
             f"Unknown executor {config.executor!r}; choose one of {', '.join(EXECUTORS)}."
         )
     log = ResultsLog(config.results_path)
+    log.check_writable()
     done = log.load()
     todo = [
         it
