@@ -250,3 +250,17 @@ def test_unwritable_out_fails_before_any_item_runs(tmp_path, hostile):
             no_engine,
             RunConfig("jsonl", blocker / "out" / "results.jsonl", executor="inline"),
         )
+
+
+def test_eval_bad_budget_fails_before_the_dataset_loads(tmp_path, capsys):
+    """`viewfinder eval ... --budget -5`: one error line before annotations are even read."""
+    from viewfinder import cli as main_cli
+
+    code = main_cli.main(
+        ["eval", "jsonl", "--annotations", str(tmp_path / "absent.jsonl")]
+        + ["--videos", str(tmp_path), "--out", str(tmp_path / "out"), "--budget", "-5"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: budget must be")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from ..settings import Settings
+from ..settings import Settings, check_model_names
 from .datasets import LOADERS, Dataset, load_mlvu
 from .metrics import SPECS
 from .report import build_report, load_run
@@ -150,6 +150,9 @@ def run(
         args.eval_parser.error("--limit must be at least 1")
     if args.workers < 1:
         args.eval_parser.error("--workers must be at least 1")
+    for strategy in args.strategy:  # bad settings fail now, not after the videos are built
+        for budget in args.budget:
+            check_model_names(Settings.from_env(strategy=strategy, budget=budget))
     dataset = load_dataset(args).limited(args.limit)
     _say(
         out,
