@@ -51,9 +51,9 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_eval_faults import HangingFactory
 from test_eval_runner import make_dataset
-from viewfinder.eval import runner
+from viewfinder.eval import lifeline, runner
 if {watchdog_only!r}:
-    runner._set_parent_death_signal = lambda: False  # as on a system without prctl
+    lifeline.set_parent_death_signal = lambda: False  # as on a system without prctl
 root = Path({root!r})
 runner.run(make_dataset(root), HangingFactory(root / "pids"),
            runner.RunConfig("mlvu", root / "results.jsonl", executor="local", workers=2))

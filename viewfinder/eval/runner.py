@@ -21,8 +21,6 @@ import json
 import logging
 import os
 import queue
-import signal
-import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -35,6 +33,7 @@ from ..answer import Answer
 from ..errors import OutputPathError, UnsafePathError, ViewfinderError, require
 from ..settings import Settings
 from .datasets import LETTERS, Dataset, Item
+from .lifeline import exit_with_parent
 from .metrics import is_correct, parse_response
 from .paths import inside_root
 
@@ -347,57 +346,6 @@ def _run_inline(
     for _, video, items in groups:
         for record in run_group(answerer, config.benchmark, video, items):
             on_record(record)
-
-
-# Seconds between the worker's checks that the runner is still alive (the fallback where
-# the kernel cannot be asked to kill the worker with its parent).
-PARENT_POLL_SECONDS = 1.0
-
-
-def _set_parent_death_signal() -> bool:
-    """Ask Linux to SIGKILL this process when its parent dies; False where that is unavailable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    pr_set_pdeathsig = 1  # from <linux/prctl.h>
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def exit_with_parent(runner_pid: int) -> None:
-    """Make this worker process end when the runner that started it ends, even by ``kill -9``.
-
-    A worker blocked in a model call (or on its pipe) never notices its parent is gone, and
-    would hold its memory forever. On Linux the kernel kills it (``PR_SET_PDEATHSIG``); on
-    every system a daemon thread also exits the process once it is re-parented or the runner's
-    pid is gone (this also covers a parent that died before the signal was set up).
-    """
-    _set_parent_death_signal()
-    parent = os.getppid()  # the runner, or the forkserver that forked this process
-
-    def runner_alive() -> bool:
-        if os.getppid() != parent:  # re-parented: whoever started us has exited
-            return False
-        if runner_pid == parent:
-            return True
-        try:
-            os.kill(runner_pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # exists, owned by someone else (pid reused): be safe
-            return False
-        return True
-
-    def watch() -> None:
-        while runner_alive():
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)  # nobody is left to report to; skip cleanup that could block
-
-    threading.Thread(target=watch, name="viewfinder-parent-watch", daemon=True).start()
 
 
 def _local_worker(factory: AnswererFactory, benchmark: str, conn: Any, runner_pid: int) -> None:
