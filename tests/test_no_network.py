@@ -75,9 +75,10 @@ CI_VARIABLES = (
 
 @pytest.mark.slow
 def test_ask_without_network_writes_only_the_cache(tmp_path: Path) -> None:
-    """Sockets fail on connect: `ask` still answers from the sample, tried no connection,
-    and left nothing in HOME outside HOME/.cache/viewfinder."""
+    """Sockets fail on connect: `ask --explain` still answers from the sample and draws the
+    timeline, tried no connection, and left nothing in HOME outside HOME/.cache/viewfinder."""
     pytest.importorskip("rapidocr_onnxruntime", reason="OCR (onnxruntime) is the case in point")
+    pytest.importorskip("matplotlib", reason="--explain needs the 'plot' extra")
     from viewfinder.settings import default_cache_dir
 
     home = tmp_path / "home"
@@ -94,7 +95,8 @@ def test_ask_without_network_writes_only_the_cache(tmp_path: Path) -> None:
     code = GUARDED_ASK.replace("{log!r}", repr(str(attempts)))
     question = "What command is typed in the terminal?"
     result = subprocess.run(
-        [sys.executable, "-c", code, "ask", str(SAMPLE), question, "--quiet", "--json"],
+        [sys.executable, "-c", code, "ask", str(SAMPLE), question, "--quiet", "--json"]
+        + ["--explain", str(tmp_path / "out" / "why.png")],
         capture_output=True,
         text=True,
         env=env,
@@ -106,7 +108,8 @@ def test_ask_without_network_writes_only_the_cache(tmp_path: Path) -> None:
     assert "ls" in answer["answer"] and "/usr" in answer["answer"], answer
     tried = json.loads(attempts.read_text()) if attempts.exists() else []
     assert tried == [], f"network use attempted: {tried}"
-    assert answer["models"]["ocr"]["name"] == "rapidocr"  # the onnxruntime engine did run
+    assert any(e["modality"] == "text" for e in answer["evidence"])  # OCR (onnxruntime) ran
+    assert (tmp_path / "out" / "why.png").stat().st_size > 0  # and matplotlib drew
     outside = sorted(
         str(p.relative_to(home))
         for p in home.rglob("*")

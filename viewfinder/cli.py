@@ -157,6 +157,11 @@ def run_ask(args: argparse.Namespace) -> int:
     # A model named on the command line must be installed, not just known.
     check_model_names(settings, installed=tuple(k for k, v in models_named.items() if v))
     explain_to = check_explain_path(args.explain) if args.explain else None
+    if explain_to is not None:
+        import os
+
+        # matplotlib keeps a font cache and config in ~/.cache and ~/.config: keep it in ours.
+        os.environ.setdefault("MPLCONFIGDIR", str(settings.cache_root / "matplotlib"))
     qa = VideoQA(settings)
     bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
     try:
