@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder import models
 from viewfinder.errors import InvalidAudioError, UnknownModelError
@@ -25,7 +26,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SPEECH = MEDIA / "speech"
 needs_media = pytest.mark.skipif(
     not (SPEECH / "transcripts.json").exists(),
-    reason=f"real media not found at {MEDIA} (see the repository README for how to get it)",
+    reason=MEDIA_MISSING,
 )
 faster_whisper = pytest.importorskip("faster_whisper", reason="needs the 'asr' extra")
 

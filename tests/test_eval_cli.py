@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.answer import Answer
 from viewfinder.eval import cli
@@ -100,7 +101,7 @@ def _thumb(video: Path, t: float) -> np.ndarray:
     return _frame(video, t).reshape(36, 10, 64, 10).mean(axis=(1, 3))
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason=f"real media folder {MEDIA} is not here")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_niah_build_places_real_needles_and_eval_reports(tmp_path: Path) -> None:
     """niah: a 1-minute haystack with speech / text / clip needles at the recorded times."""
     ann = build(MEDIA, tmp_path / "niah", NiahConfig(minutes=1, needles=3, per_video=3))

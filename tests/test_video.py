@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.errors import (
     BackendUnavailableError,
@@ -27,7 +28,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 HELLO = MEDIA / "hello_terminal.mp4"
 COCKATOO = MEDIA / "cockatoo.mp4"
 
-pytestmark = pytest.mark.skipif(not HELLO.exists(), reason=f"real media not found in {MEDIA}")
+pytestmark = pytest.mark.skipif(not HELLO.exists(), reason=MEDIA_MISSING)
 
 
 @pytest.fixture(scope="module")
@@ -361,7 +362,7 @@ def test_sample_times_are_segment_centres() -> None:
         vt.sample_times(0.0, 3)
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
     """PyAV's seek to 36.07 s of this WebM lands past its last frame; the reader steps back."""
     from viewfinder.tools.video import open_video
@@ -375,7 +376,7 @@ def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
     assert np.array_equal(alone, in_order)
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_theora_frames_match_a_single_threaded_decode() -> None:
     """Frame-threaded Theora decoding gave other pictures (and different ones from run to run);
     the reader and the shot scan decode message_board.ogv as one decoder thread does."""

@@ -148,6 +148,28 @@ class UnknownCompressorError(ViewfinderError, KeyError):
         return str(self.args[0])
 
 
+class SettingsError(ViewfinderError, ValueError):
+    """A setting (command-line flag or ``VIEWFINDER_*`` variable) has an unusable value."""
+
+
+class CacheNotWritableError(ViewfinderError, OSError):
+    """The cache directory cannot be created or written."""
+
+    def __init__(self, path: object, detail: str) -> None:
+        super().__init__(
+            f"Cannot write to the cache directory {path} ({detail}). Set VIEWFINDER_CACHE "
+            "to a writable directory, e.g. VIEWFINDER_CACHE=~/.cache/viewfinder."
+        )
+
+
+class OutputPathError(ViewfinderError, OSError):
+    """A file the user asked for (e.g. ``--explain OUT.png``) cannot be written there."""
+
+
+class UnsafePathError(ViewfinderError, ValueError):
+    """A path read from a file (e.g. an annotation's video) points outside its allowed root."""
+
+
 def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module
     """Import ``module`` or raise :class:`MissingDependencyError` naming the extra."""
     import importlib

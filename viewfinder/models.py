@@ -92,14 +92,8 @@ def get_spec(role: str, name: str) -> ModelSpec:
 def resolve(role: str, name: str, cache_dir: Path | None = None) -> ResolvedModel:
     """Find the weights of ``name`` (a registry name or a local path) for ``role``."""
     cache = (cache_dir or default_cache_dir()) / "models"
-    candidate = Path(os.path.expanduser(name))
-    if (candidate.is_absolute() or name.startswith(".")) or (
-        candidate.exists() and name not in _registry_for(role)
-    ):
-        if not candidate.exists():
-            raise ModelNotInstalledError(
-                f"No {role} model at {candidate}: the path does not exist."
-            )
+    candidate = check_name(role, name)
+    if candidate is not None:
         return ResolvedModel(role, name, candidate.resolve(), None)
     spec = get_spec(role, name)
     path = spec.locate(cache)
@@ -108,6 +102,27 @@ def resolve(role: str, name: str, cache_dir: Path | None = None) -> ResolvedMode
             f"The {role} model {name!r} is not installed. Install it with: {spec.install}"
         )
     return ResolvedModel(role, name, path, _known_hash(spec, path))
+
+
+def check_name(role: str, name: str) -> Path | None:
+    """The local path ``name`` stands for (None for a registry name); nothing is loaded.
+
+    Raises:
+        UnknownModelError: ``name`` is neither registered for ``role`` nor a path.
+        ModelNotInstalledError: ``name`` is a path that does not exist.
+    """
+    candidate = Path(os.path.expanduser(name))
+    if (candidate.is_absolute() or name.startswith(".")) or (
+        candidate.exists() and name not in _registry_for(role)
+    ):
+        if not candidate.exists():
+            raise ModelNotInstalledError(
+                f"No {role} model at {candidate}: the path does not exist. Pass an existing "
+                "path or a registered name (see `viewfinder models`)."
+            )
+        return candidate
+    get_spec(role, name)
+    return None
 
 
 def model_status(cache_dir: Path | None = None) -> list[dict[str, str | None]]:

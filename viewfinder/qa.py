@@ -12,7 +12,7 @@ from typing import Any
 from .answer import Answer
 from .errors import InvalidQuestionError
 from .runtime import Models
-from .settings import Settings
+from .settings import Settings, check_model_names
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,11 @@ Progress = Callable[[str, float, float], None]
 # (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
 Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
+# Longest question (options included) accepted, in characters. The answering LLM's 4096-token
+# context holds the prompt (700 tokens reserved) and at least 256 tokens of evidence, leaving
+# 3140 for the question; text in practice takes at least one character per token, so 3000
+# characters fit (the longest MLVU / LongVideoBench question with its options has 2796).
+MAX_QUESTION_CHARS = 3000
 STRATEGIES = ("agent", "uniform")
 
 
@@ -38,6 +43,7 @@ class VideoQA:
             raise InvalidQuestionError(
                 f"Unknown strategy {self.settings.strategy!r}; choose one of {list(STRATEGIES)}"
             )
+        check_model_names(self.settings)  # a mistyped model name fails here, not after indexing
         self.models = Models(self.settings)
         # Per-video evidence (uniform) and index handles (agent), keyed by content fingerprint.
         self._evidence: dict[str, dict[str, Any]] = {}
@@ -175,9 +181,17 @@ def validate_question(question: str, options: Sequence[str] | None) -> tuple[str
             "The question is empty. Ask something about the video, e.g. "
             '"What command does the speaker type?"'
         )
-    if options is None:
+    cleaned = None if options is None else [str(o).strip() for o in options]
+    length = len(question.strip()) + sum(len(o) for o in cleaned or [])
+    if length > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"{'The question and its options are' if cleaned else 'The question is'} {length} "
+            "characters long; "
+            f"at most {MAX_QUESTION_CHARS} fit beside the evidence in the answering model's "
+            "context. Shorten the question (ask about one thing at a time)."
+        )
+    if cleaned is None:
         return question.strip(), None
-    cleaned = [str(o).strip() for o in options]
     if not MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS:
         raise InvalidQuestionError(
             f"A multiple-choice question needs {MIN_OPTIONS}-{MAX_OPTIONS} "

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from ..settings import Settings
+from ..settings import Settings, check_model_names
 from .datasets import LOADERS, Dataset, load_mlvu
 from .metrics import SPECS, ScoringOptions, headline, headline_name
 from .report import build_report, load_run
@@ -182,6 +182,9 @@ def run(
         args.eval_parser.error("--limit must be at least 1")
     if args.workers < 1:
         args.eval_parser.error("--workers must be at least 1")
+    for strategy in args.strategy:  # bad settings fail now, not after the videos are built
+        for budget in args.budget:
+            check_model_names(Settings.from_env(strategy=strategy, budget=budget))
     dataset = load_dataset(args).limited(args.limit)
     _say(
         out,
@@ -194,13 +197,21 @@ def run(
             _say(out, f"  skipped by {key}: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     if dataset.skipped:
         _say(out, f"  e.g. {dataset.skipped[0].id}: {dataset.skipped[0].reason}")
+    # Annotations may name any path; only videos inside this folder are opened.
+    videos_root = args.out / "niah" / "videos" if args.benchmark == "niah" else args.videos
     runs, attempted, failed = [], 0, 0
     for strategy in args.strategy:
         for budget in args.budget:
             settings = Settings.from_env(strategy=strategy, budget=budget)
             path = args.out / f"results_{strategy}_b{budget}.jsonl"
             config = RunConfig(
-                dataset.name, path, args.executor, args.workers, args.retry_failed, args.ray_address
+                dataset.name,
+                path,
+                args.executor,
+                args.workers,
+                args.retry_failed,
+                args.ray_address,
+                videos_root=videos_root,
             )
             summary = run_items(dataset, make_factory(settings), config)
             attempted += summary.answered + summary.failed

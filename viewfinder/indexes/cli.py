@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,12 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
 
     settings = settings or Settings.from_env()
     if not (args.videos or args.list or args.clear):
-        print("nothing to do: pass VIDEO..., --list or --clear VIDEO")
+        print("error: nothing to do: pass VIDEO..., --list or --clear VIDEO", file=sys.stderr)
         return 2
+    if args.videos:
+        from ..settings import check_cache_writable
+
+        check_cache_writable(settings.cache_root)  # one error line, not one per video
     for video in args.clear:
         removed = clear(video, settings.cache_root)
         print(f"{'cleared' if removed else 'no index for'} {video}")
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             handle = index_video(Path(video), settings, bars)
         except ViewfinderError as e:  # one bad video does not stop the batch
             bars.close()
-            print(f"{video}: {e}")
+            print(f"error: {video}: {e}", file=sys.stderr)
             failed += 1
             continue
         bars.close()

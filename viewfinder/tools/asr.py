@@ -246,6 +246,9 @@ def speech_clips(waveform: np.ndarray, min_silence_ms: int, merge_gap: float) ->
     and neighbours whose widened clips overlap or are closer than ``merge_gap`` seconds are
     joined while the result fits in one Whisper window. Clips never overlap.
     """
+    from .onnx import import_onnxruntime
+
+    import_onnxruntime("asr", "Voice activity detection")  # Silero VAD runs on onnxruntime
     vad = require("faster_whisper.vad", "asr", "Voice activity detection")
     options = vad.VadOptions(
         min_silence_duration_ms=min_silence_ms,
