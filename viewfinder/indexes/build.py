@@ -273,6 +273,52 @@ def index_video(
     return handle
 
 
+def index_state(
+    path: str | Path, settings: Settings | None = None, options: IndexOptions | None = None
+) -> dict[str, str]:
+    """What :func:`index_video` would do for ``path``, without building or loading anything.
+
+    Returns:
+        Part -> ``"current"`` (built with today's recipe), ``"partial"`` (an interrupted build
+        left checkpoints), ``"stale"`` (built with other models or parameters), ``"missing"``
+        or ``"unavailable: <reason>"`` (cannot be built here, e.g. no audio track).
+    """
+    from ..tools.video import fingerprint, probe
+
+    settings = settings or Settings.from_env()
+    info = probe(path)
+    store = VideoStore(settings.cache_root, fingerprint(info.path))
+    builder = _Builder(info, store, settings, options or IndexOptions(), _Reporter(None))
+    recipes = builder.recipes()
+    reasons = {"speech": "speech", SUBTITLES: "speech", "screen_text": "text"}
+    state: dict[str, str] = {}
+    for part, recipe in recipes.items():
+        if recipe is None:
+            state[part] = f"unavailable: {builder.available.get(reasons.get(part, part), '')}"
+        else:
+            state[part] = _part_state(store, part, recipe)
+    visual = builder._visual_state(recipes)
+    if visual == "have":
+        state["visual"] = "current"
+    elif visual == "skip":
+        state["visual"] = f"unavailable: {builder.available.get('visual', '')}"
+    else:
+        state["visual"] = "partial" if _has_partial(store, "visual") else "missing"
+    return state
+
+
+def _part_state(store: VideoStore, part: str, recipe: dict[str, Any]) -> str:
+    if store.find_part(part, recipe) is not None:
+        return "current"
+    if store.part_path(part, recipe).with_suffix(".partial").is_dir():
+        return "partial"
+    return "stale" if store.manifest(part) is not None else "missing"
+
+
+def _has_partial(store: VideoStore, part: str) -> bool:
+    return any((store.directory / part).glob("*.partial"))
+
+
 class _Builder:
     def __init__(
         self,
