@@ -106,8 +106,17 @@ class ScriptedLLM:
 
 def fast_qa(cache: Path, llm: ScriptedLLM | None = None) -> VideoQA:
     """A VideoQA with speech only (no OCR / CLIP / VLM / text embeddings) and a scripted LLM."""
+    # A directory as the ASR "weights": the recipe names it, FakeWhisper does the talking.
+    fake_weights = cache / "fake-asr"
+    fake_weights.mkdir(parents=True, exist_ok=True)
     settings = Settings(
-        cache_dir=cache, ocr=None, clip=None, vlm=None, text_embedding=None, threads=1
+        cache_dir=cache,
+        asr=str(fake_weights),
+        ocr=None,
+        clip=None,
+        vlm=None,
+        text_embedding=None,
+        threads=1,
     )
     qa = VideoQA(settings)
     qa.models.use("llm", llm or ScriptedLLM())

@@ -17,15 +17,33 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from ..errors import InvalidQuestionError, VideoError, ViewfinderError, require
+from ..errors import InvalidQuestionError, MissingDependencyError, VideoError, ViewfinderError
 from .jobs import FINISHED, JobNotFoundError, QueueFullError
 from .library import NotInLibraryError
 from .service import AnswerNotFoundError, BusyError, NotIndexedError, Service
+
+try:  # this module is the HTTP app: importing it is using FastAPI
+    import fastapi
+    from fastapi import Query, Request
+    from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+    from pydantic import BaseModel, Field
+except ImportError as e:
+    raise MissingDependencyError("fastapi", "serve", "viewfinder serve") from e
 
 # Paths reachable without the token: liveness, and the page itself (it holds no data and asks
 # for the token before calling the API).
 OPEN_PATHS = frozenset({"/healthz", "/", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/",)
+
+
+class AskRequest(BaseModel):
+    """Body of POST /ask."""
+
+    video: str = Field(description="library id of the video (GET /videos)")
+    question: str = Field(description="the question, in words")
+    options: list[str] | None = Field(None, description="2-6 answer options, or none")
+    budget: int | None = Field(None, description="visual-token budget (default: the server's)")
+    strategy: str | None = Field(None, description="agent or uniform")
 
 
 @dataclass(frozen=True)
@@ -42,10 +60,6 @@ class AppOptions:
 
 def create_app(service: Service, options: AppOptions | None = None) -> Any:
     """The ASGI app: FastAPI routes, the web page and (optionally) MCP at ``/mcp``."""
-    fastapi = require("fastapi", "serve", "viewfinder serve")
-    from fastapi import Body, Query, Request
-    from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-
     options = options or AppOptions()
     mcp = None
     mcp_app = None
@@ -87,7 +101,11 @@ def create_app(service: Service, options: AppOptions | None = None) -> Any:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "videos": len(service.library.videos()), "roots": len(service.library.roots)}
+        return {
+            "ok": True,
+            "videos": len(service.library.videos()),
+            "roots": len(service.library.roots),
+        }
 
     @app.get("/models")
     def models() -> dict[str, Any]:
@@ -153,14 +171,11 @@ def create_app(service: Service, options: AppOptions | None = None) -> Any:
     # ------------------------------------------------------------------ questions
 
     @app.post("/ask")
-    def ask(
-        video: str = Body(..., description="library id of the video"),
-        question: str = Body(...),
-        options: list[str] | None = Body(None, description="2-6 options, or none"),
-        budget: int | None = Body(None, description="visual-token budget"),
-        strategy: str | None = Body(None, description="agent or uniform"),
-    ) -> dict[str, Any]:
-        return service.ask(video, question, options, budget, strategy)
+    def ask(request: AskRequest) -> dict[str, Any]:
+        """The `ask --json` object, plus `id` and links to its explanation."""
+        return service.ask(
+            request.video, request.question, request.options, request.budget, request.strategy
+        )
 
     @app.get("/answers/{answer_id}/explain.png")
     def explain_png(answer_id: str) -> Response:
@@ -231,13 +246,18 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._token is not None and not self._open(scope["path"]):
-            if not self._authorized(scope):
-                await _reply(
-                    send, 401, {"error": "missing or wrong bearer token"},
-                    {"www-authenticate": "Bearer"},
-                )
-                return
+        if (
+            self._token is not None
+            and not self._open(scope["path"])
+            and not self._authorized(scope)
+        ):
+            await _reply(
+                send,
+                401,
+                {"error": "missing or wrong bearer token"},
+                {"www-authenticate": "Bearer"},
+            )
+            return
         limit = self.options.max_body_bytes
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")

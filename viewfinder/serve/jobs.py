@@ -218,7 +218,13 @@ class JobQueue:
                 self._changed(job)
 
         try:
-            result = self._runner(job, progress)
+            try:
+                result = self._runner(job, progress)
+            except Exception as e:
+                # A stop we asked for may surface as another stage's own cancellation.
+                if job.cancel_requested or self._closed:
+                    raise JobCancelled(job.id) from e
+                raise
         except JobCancelled:
             with self._cond:
                 if self._closed and not job.cancel_requested:

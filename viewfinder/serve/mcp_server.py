@@ -11,9 +11,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..errors import require
+from ..errors import MissingDependencyError
 from .jobs import FINISHED
 from .service import Service
+
+try:  # this module is the MCP server: importing it is using the SDK
+    from mcp.server.mcpserver import Context, MCPServer
+except ImportError as e:
+    raise MissingDependencyError("mcp", "serve", "The MCP server") from e
 
 INSTRUCTIONS = """\
 viewfinder answers questions about long videos (talks, screen recordings, meetings) from \
@@ -24,10 +29,7 @@ video, then cached) before ask_video, find_moments or get_transcript can use it.
 
 def build_mcp(service: Service) -> Any:
     """An ``mcp.server.MCPServer`` whose tools call ``service``."""
-    mcp_server = require("mcp.server", "serve", "the MCP server")
-    from mcp.server import Context
-
-    server = mcp_server.MCPServer("viewfinder", instructions=INSTRUCTIONS)
+    server = MCPServer("viewfinder", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
     def list_videos() -> list[dict[str, Any]]:
@@ -72,9 +74,7 @@ def build_mcp(service: Service) -> Any:
         return state
 
     @server.tool()
-    def ask_video(
-        video_id: str, question: str, options: list[str] | None = None
-    ) -> dict[str, Any]:
+    def ask_video(video_id: str, question: str, options: list[str] | None = None) -> dict[str, Any]:
         """Answer a question about an indexed video, with evidence.
 
         Give `options` (2-6 strings) for a multiple-choice question; the answer's `choice` is

@@ -254,7 +254,9 @@ class Service:
             answer = qa.ask(video.path, question, options)
         answer_id = uuid.uuid4().hex[:16]
         with self._lock:
-            self._answers[answer_id] = _KeptAnswer(answer, video, question, qa.settings.strategy, {})
+            self._answers[answer_id] = _KeptAnswer(
+                answer, video, question, qa.settings.strategy, {}
+            )
             while len(self._answers) > lim.kept_answers:
                 self._answers.popitem(last=False)
         out = answer.as_dict()
@@ -351,9 +353,7 @@ class Service:
         hits.sort(key=lambda h: (-h["score"], h["video"], h["start"]))
         return hits[:k]
 
-    def transcript(
-        self, vid: str, start: float = 0.0, end: float | None = None
-    ) -> dict[str, Any]:
+    def transcript(self, vid: str, start: float = 0.0, end: float | None = None) -> dict[str, Any]:
         """Speech segments and on-screen text spans that overlap ``[start, end]`` seconds."""
         video = self.library.get(vid)
         handle = self.handle(video)
