@@ -69,8 +69,13 @@ def create_app(service: Service, options: AppOptions | None = None) -> Any:
         from .mcp_server import build_mcp
 
         mcp = build_mcp(service)
-        # Loopback: the SDK's DNS-rebinding guard. Elsewhere the bearer token guards it.
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=options.token is None)
+        # Loopback: the SDK's own DNS-rebinding guard (localhost Host headers only). Bound
+        # elsewhere, the Host is whatever name the server is reached by; the token guards it.
+        security = (
+            None
+            if options.token is None
+            else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        )
         mcp_app = mcp.streamable_http_app(streamable_http_path="/", transport_security=security)
 
     @contextlib.asynccontextmanager

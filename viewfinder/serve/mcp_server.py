@@ -9,14 +9,17 @@ a tool error (``isError``) whose text says what to do, and the server keeps runn
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ..errors import MissingDependencyError, ViewfinderError
 from .jobs import FINISHED
 from .service import Service
 
 try:  # this module is the MCP server: importing it is using the SDK
     from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
 except ImportError as e:
     raise MissingDependencyError("mcp", "serve", "The MCP server") from e
 
@@ -39,10 +42,9 @@ def build_mcp(service: Service) -> Any:
         its library folder), `duration` in seconds, `indexed` (true when ask_video,
         find_moments and get_transcript can use it) and `parts` (state of each index part).
         """
-        return [
-            {k: v[k] for k in ("id", "path", "duration", "indexed", "parts")}
-            for v in service.list_videos()
-        ]
+        with _as_tool_error():
+            videos = service.list_videos()
+        return [{k: v[k] for k in ("id", "path", "duration", "indexed", "parts")} for v in videos]
 
     @server.tool()
     async def index_video(video_id: str, ctx: Context) -> dict[str, Any]:
@@ -53,7 +55,8 @@ def build_mcp(service: Service) -> Any:
         take minutes; progress notifications report each stage. Returns the finished job
         (`state` is "done", with counts of clips, speech segments and text spans in `result`).
         """
-        job = service.queue_index(video_id)
+        with _as_tool_error():
+            job = service.queue_index(video_id)
         reported = 0.0
         while True:
             state = service.jobs.get(job["id"]).as_dict()
@@ -68,7 +71,7 @@ def build_mcp(service: Service) -> Any:
                 break
             await asyncio.sleep(0.2)
         if state["state"] != "done":
-            raise RuntimeError(
+            raise ToolError(
                 f"Indexing {video_id} ended {state['state']}: {state['error'] or 'cancelled'}"
             )
         return state
@@ -83,7 +86,8 @@ def build_mcp(service: Service) -> Any:
         ("speech", "text" = on-screen text, "visual"), text}. Quote evidence times to the user
         so they can check the moment. Takes seconds to a minute.
         """
-        out = service.ask(video_id, question, options)
+        with _as_tool_error():
+            out = service.ask(video_id, question, options)
         return {
             k: out[k]
             for k in ("id", "answer", "choice", "confidence", "evidence", "notes", "explain")
@@ -100,7 +104,8 @@ def build_mcp(service: Service) -> Any:
         video. Returns hits as {video, path, start, end (seconds), modality, text, score},
         best first. Use short, specific queries ("docker compose up", "red error dialog").
         """
-        return service.search(query, video_id, limit)
+        with _as_tool_error():
+            return service.search(query, video_id, limit)
 
     @server.tool()
     def get_transcript(
@@ -112,6 +117,17 @@ def build_mcp(service: Service) -> Any:
         Returns `speech` and `screen_text` lists of {start, end, text}, in time order. Use it
         to read around a moment that find_moments or ask_video pointed to.
         """
-        return service.transcript(video_id, start, end)
+        with _as_tool_error():
+            return service.transcript(video_id, start, end)
 
     return server
+
+
+@contextlib.contextmanager
+def _as_tool_error() -> Iterator[None]:
+    """A ViewfinderError becomes a tool error carrying its message (the fix) to the caller;
+    anything else stays a crash the SDK reports generically and logs."""
+    try:
+        yield
+    except ViewfinderError as e:
+        raise ToolError(str(e)) from e
