@@ -59,13 +59,21 @@ def make_video(path: Path, seconds: float, fps: int = 4, size: int = 64, tone: f
 class FakeWhisper:
     """The Transcriber interface: says ``texts[round(seconds)]`` for a chunk of that length.
 
-    When ``gate`` is given, every chunk after the first waits for it (polling the build's
+    When ``gate`` is given, call ``hold_from`` and later wait for it (polling the build's
     cancel check, as the real model does between windows): tests hold a job mid-speech.
     """
 
-    def __init__(self, texts: dict[int, str], gate: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        texts: dict[int, str],
+        gate: threading.Event | None = None,
+        hold_from: int = 2,
+        at: tuple[float, float] = (0.5, 2.5),
+    ) -> None:
         self.texts = texts
         self.gate = gate
+        self.hold_from = hold_from  # the first call that waits for the gate
+        self.at = at  # (start, end) of the one segment said, in chunk seconds
         self.calls = 0
         self._lock = threading.Lock()
 
@@ -73,7 +81,7 @@ class FakeWhisper:
         with self._lock:
             self.calls += 1
             call = self.calls
-        if self.gate is not None and call > 1:
+        if self.gate is not None and call >= self.hold_from:
             while not self.gate.wait(0.05):
                 if progress is not None:
                     progress(0.5)
@@ -81,7 +89,7 @@ class FakeWhisper:
         text = self.texts.get(round(seconds), "")
         if not text:
             return []
-        return [Segment(0.5, min(seconds, 2.5), text, (), -0.1, 0.01)]
+        return [Segment(self.at[0], min(seconds, self.at[1]), text, (), -0.1, 0.01)]
 
 
 class ScriptedLLM:
