@@ -294,3 +294,41 @@ def test_restart_requeues_an_unfinished_job(tmp_path: Path, library: Path, whisp
         assert service.jobs.get("j1").resumed and service.video(vid)["indexed"]
     finally:
         service.close()
+
+
+@pytest.mark.slow
+def test_real_models_end_to_end_on_the_sample(tmp_path: Path, sample_video: Path):
+    """Real Whisper, OCR, embeddings and LLM behind the real server: index the bundled sample
+    through a job, then ask what is typed in the terminal and find it by search."""
+    import re
+    import shutil
+
+    from viewfinder import VideoQA
+    from viewfinder.settings import Settings
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(sample_video, root / "sample.mp4")
+    qa = VideoQA(Settings.from_env(cache_dir=tmp_path / "cache", llm="qwen2.5-0.5b"))
+    service = Service(Library([root]), qa)
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=600) as client,
+    ):
+        vid = _ids(client)["sample.mp4"]
+        events = _index(client, vid)
+        assert events[-1]["state"] == "done", events[-1]
+        assert (
+            events[-1]["result"]["text_spans"] > 0 and events[-1]["result"]["speech_segments"] > 0
+        )
+        r = client.post(
+            "/ask", json={"video": vid, "question": "What command is typed in the terminal?"}
+        )
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        said = " ".join([answer["answer"]] + [e["text"] for e in answer["evidence"]])
+        assert re.search(r"ls ?/usr", said), answer
+        assert answer["models"]["llm"]["name"] == "qwen2.5-0.5b"
+        hits = client.get("/search", params={"q": "ls /usr"}).json()["hits"]
+        assert any(h["modality"] == "text" and "ls" in h["text"] for h in hits), hits
+        assert client.get(answer["explain"]["png"]).status_code == 200
