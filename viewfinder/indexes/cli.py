@@ -26,7 +26,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Build the persistent indexes of VIDEO(s); interrupted runs resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
+    parser.add_argument(
+        "videos", nargs="*", metavar="VIDEO", help="videos (or folders of videos) to index"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one after another here; ray: one task per video on a Ray cluster "
+        "(the cache, $VIEWFINDER_CACHE, must be storage every node shares)",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local one)"
+    )
     parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
     parser.add_argument(
         "--clear",
@@ -42,6 +54,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
     from . import clear, index_video, list_indexes
+    from .batch import expand_videos
 
     settings = settings or Settings.from_env()
     if not (args.videos or args.list or args.clear):
@@ -61,6 +74,9 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
                 f"{e.fingerprint[:12]}  {length:>9}  {e.size_bytes / 1e6:7.1f} MB  "
                 f"{e.video or '?'}  [{parts}]"
             )
+    args.videos = [str(v) for v in expand_videos(args.videos)]  # folders -> their videos
+    if args.executor == "ray":
+        return _run_ray(args, settings)
     failed = 0
     for video in args.videos:
         bars = _Bars()
@@ -79,6 +95,23 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             + (f"; missing: {missing}" if missing else "")
         )
     return 1 if failed else 0
+
+
+def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
+    """One task per video on Ray; a line per video as it finishes, then the summary."""
+    from .batch import run_ray, summary
+
+    def show(r: Any) -> None:
+        detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
+        print(f"{r.video}: {r.status} ({detail})", flush=True)
+
+    results = run_ray([Path(v) for v in args.videos], settings, show, address=args.ray_address)
+    counts = summary(results)
+    print(
+        f"{len(results)} videos: {counts['built']} built, {counts['cached']} cached, "
+        f"{counts['failed']} failed"
+    )
+    return 1 if counts["failed"] else 0
 
 
 class _Bars:

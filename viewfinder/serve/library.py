@@ -16,11 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ViewfinderError
-
-# Containers the video readers open; anything else under a root is not listed.
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".ts"}
-)
+from ..indexes.batch import VIDEO_SUFFIXES
 
 
 class LibraryError(ViewfinderError):
