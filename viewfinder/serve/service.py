@@ -123,7 +123,8 @@ class Service:
         self._variants: dict[str, VideoQA] = {}
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()  # matplotlib is not thread-safe
-        self._status: dict[tuple[str, float, int], dict[str, Any]] = {}
+        self._status: dict[tuple[str, float, int], tuple[float, dict[str, Any]]] = {}
+        self._handles: dict[tuple[str, float, int], Any] = {}
         self.started_at = time.time()
         self.jobs = JobQueue(
             self._run_index,
@@ -149,10 +150,13 @@ class Service:
         path = video.path
         stat = path.stat()
         key = (video.id, stat.st_mtime, stat.st_size)
-        cached = self._status.get(key)
-        if cached is None:
-            cached = self._index_status(path)
-            self._status[key] = cached
+        seen = self._status.get(key)
+        # An index may also be built by another process (the CLI, another server on the same
+        # cache): a video not yet indexed is looked at again after a few seconds.
+        if seen is None or (not seen[1]["indexed"] and time.monotonic() - seen[0] > 5.0):
+            seen = (time.monotonic(), self._index_status(path))
+            self._status[key] = seen
+        cached = seen[1]
         job = self.jobs.latest(video.id)
         return {
             "id": video.id,
@@ -179,6 +183,8 @@ class Service:
         with self._lock:
             for key in [k for k in self._status if k[0] == vid]:
                 self._status.pop(key, None)
+            for key in [k for k in self._handles if k[0] == vid]:
+                self._handles.pop(key, None)
 
     # ------------------------------------------------------------------ index jobs
 
@@ -213,7 +219,12 @@ class Service:
                 f"{video.relpath} is not indexed yet; queue it with POST /videos/{video.id}/index "
                 "(or the index_video tool) and wait for the job to finish."
             )
-        return self.qa.index(video.path)
+        stat = video.path.stat()
+        key = (video.id, stat.st_mtime, stat.st_size)
+        handle = self._handles.get(key)
+        if handle is None:  # loaded once per file version (qa.index re-hashes the file)
+            handle = self._handles[key] = self.qa.index(video.path)
+        return handle
 
     # ------------------------------------------------------------------ questions
 
