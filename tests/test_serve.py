@@ -70,7 +70,10 @@ def test_index_ask_search_and_media(tmp_path: Path, library: Path, whisper: Fake
     question (the `ask --json` object plus explanation links), searches across both videos
     and streams a video with range requests."""
     service = _service(tmp_path, [library])
-    with running_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         assert client.get("/healthz").json()["videos"] == 2
         videos = client.get("/videos").json()
         assert {v["path"] for v in videos} == {"tunnel.mp4", "talks/rocket.mp4"}
@@ -147,7 +150,10 @@ def test_cancel_running_and_queued_jobs(
     fake = FakeWhisper({120: "first chunk words"}, gate=gate)
     monkeypatch.setattr("viewfinder.tools.asr.load_asr", lambda *a, **k: fake)
     service = _service(tmp_path, [library])
-    with running_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         ids = _ids(client)
         running = client.post(f"/videos/{ids['long.mp4']}/index").json()
         waiting = client.post(f"/videos/{ids['tunnel.mp4']}/index").json()
@@ -175,7 +181,7 @@ def test_token_required_when_set_and_for_other_hosts(tmp_path: Path, library: Pa
     liveness check stays open; a non-loopback address without a token refuses to start."""
     service = _service(tmp_path, [library])
     app = create_app(service, AppOptions(token=TOKEN))
-    with running_server(app) as url, httpx.Client(base_url=url) as client:
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         assert client.get("/healthz").status_code == 200
         for path in ("/videos", "/models", "/search?q=x", "/mcp/"):
             r = client.get(path)
@@ -201,7 +207,10 @@ def test_ids_outside_the_library_and_symlinks_out_of_a_root(tmp_path: Path, libr
     os.symlink(outside / "secret.mp4", library / "link.mp4")
     os.symlink(outside, library / "linked_dir")
     service = _service(tmp_path, [library])
-    with running_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         paths = {v["path"] for v in client.get("/videos").json()}
         assert paths == {"tunnel.mp4", "talks/rocket.mp4"}
         for vid in ("0123456789abcdef", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"):
@@ -236,7 +245,10 @@ def test_limits_give_429_with_retry_after_and_413(
 
     monkeypatch.setattr(service.qa, "ask", slow_ask)
     body = {"video": vid, "question": "What starts?", "options": ["machine", "rocket"]}
-    with running_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         first: dict = {}
         thread = threading.Thread(target=lambda: first.update(r=client.post("/ask", json=body)))
         thread.start()
@@ -268,7 +280,10 @@ def test_limits_give_429_with_retry_after_and_413(
 def test_not_indexed_video_is_409_with_the_fix(tmp_path: Path, library: Path):
     """Asking about an unindexed video says how to index it instead of building silently."""
     service = _service(tmp_path, [library])
-    with running_server(create_app(service)) as url, httpx.Client(base_url=url) as client:
+    with (
+        running_server(create_app(service)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         vid = _ids(client)["tunnel.mp4"]
         r = client.post("/ask", json={"video": vid, "question": "What starts?"})
         assert r.status_code == 409 and f"/videos/{vid}/index" in r.json()["error"]
