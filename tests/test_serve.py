@@ -347,3 +347,18 @@ def test_real_models_end_to_end_on_the_sample(tmp_path: Path, sample_video: Path
         hits = client.get("/search", params={"q": "ls /usr"}).json()["hits"]
         assert any(h["modality"] == "text" and "ls" in h["text"] for h in hits), hits
         assert client.get(answer["explain"]["png"]).status_code == 200
+
+
+def test_serve_command_refuses_before_loading_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    """`viewfinder serve` on a public address without a token, or with a missing root, prints
+    one `error:` line with the fix and exits 1."""
+    from viewfinder.cli import main
+
+    monkeypatch.delenv("VIEWFINDER_TOKEN", raising=False)
+    assert main(["serve", "--root", str(tmp_path), "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "--token" in err[0]
+    assert main(["serve", "--root", str(tmp_path / "nope")]) == 1
+    assert "not a directory" in capsys.readouterr().err
