@@ -19,6 +19,7 @@ other and the second one finds everything built.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import threading
 import time
@@ -274,9 +275,15 @@ def index_video(
 
 
 def index_state(
-    path: str | Path, settings: Settings | None = None, options: IndexOptions | None = None
+    path: str | Path,
+    settings: Settings | None = None,
+    options: IndexOptions | None = None,
+    models: Any = None,
 ) -> dict[str, str]:
-    """What :func:`index_video` would do for ``path``, without building or loading anything.
+    """What :func:`index_video` would do for ``path``, without building anything.
+
+    ``models`` (a ``runtime.Models``) is the owner of any model the recipes need to name
+    (the text embedder's fingerprint), so a server asking often loads it once.
 
     Returns:
         Part -> ``"current"`` (built with today's recipe), ``"partial"`` (an interrupted build
@@ -288,7 +295,13 @@ def index_state(
     settings = settings or Settings.from_env()
     info = probe(path)
     store = VideoStore(settings.cache_root, fingerprint(info.path))
-    builder = _Builder(info, store, settings, options or IndexOptions(), _Reporter(None))
+    args = [info, store, settings, options or IndexOptions(), _Reporter(None)]
+    # Builders that take the model owner (runtime.Models) get it; older ones load their own.
+    if "models" in inspect.signature(_Builder).parameters:
+        from ..runtime import Models
+
+        args.append(models if models is not None else Models(settings))
+    builder = _Builder(*args)
     recipes = builder.recipes()
     reasons = {"speech": "speech", SUBTITLES: "speech", "screen_text": "text"}
     state: dict[str, str] = {}

@@ -173,7 +173,7 @@ class Service:
 
         try:
             info = probe(path)
-            parts = index_state(path, self.qa.settings)
+            parts = index_state(path, self.qa.settings, models=self.qa.models)
         except ViewfinderError as e:  # a broken file is listed with the reason, not hidden
             return {"duration": None, "indexed": False, "parts": {}, "error": str(e)}
         indexed = all(s == "current" or s.startswith("unavailable") for s in parts.values())
