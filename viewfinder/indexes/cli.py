@@ -26,19 +26,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Build the persistent indexes of VIDEO(s); interrupted runs resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "videos", nargs="*", metavar="VIDEO", help="videos (or folders of videos) to index"
-    )
-    parser.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        default="local",
-        help="local: one after another here; ray: one task per video on a Ray cluster "
-        "(the cache, $VIEWFINDER_CACHE, must be storage every node shares)",
-    )
-    parser.add_argument(
-        "--ray-address", default=None, help="Ray cluster address (default: start a local one)"
-    )
+    parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
     parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
     parser.add_argument(
         "--clear",
@@ -46,6 +34,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="remove the index of VIDEO (a path or a fingerprint); repeatable",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one after another here; ray: one task per video on a Ray cluster (the "
+        "cache, $VIEWFINDER_CACHE, must be storage every node shares); a VIDEO may be a folder",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local one)"
     )
     parser.set_defaults(run=run)
     return parser
