@@ -49,6 +49,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
+    """One task per video on Ray; a line per video as it finishes, then the summary."""
+    from .batch import run_ray, summary
+
+    def show(r: Any) -> None:
+        detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
+        print(f"{r.video}: {r.status} ({detail})", flush=True)
+
+    results = run_ray([Path(v) for v in args.videos], settings, show, address=args.ray_address)
+    counts = summary(results)
+    print(
+        f"{len(results)} videos: {counts['built']} built, {counts['cached']} cached, "
+        f"{counts['failed']} failed"
+    )
+    return 1 if counts["failed"] else 0
+
+
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
     from . import clear, index_video, list_indexes
@@ -93,23 +110,6 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             + (f"; missing: {missing}" if missing else "")
         )
     return 1 if failed else 0
-
-
-def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
-    """One task per video on Ray; a line per video as it finishes, then the summary."""
-    from .batch import run_ray, summary
-
-    def show(r: Any) -> None:
-        detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
-        print(f"{r.video}: {r.status} ({detail})", flush=True)
-
-    results = run_ray([Path(v) for v in args.videos], settings, show, address=args.ray_address)
-    counts = summary(results)
-    print(
-        f"{len(results)} videos: {counts['built']} built, {counts['cached']} cached, "
-        f"{counts['failed']} failed"
-    )
-    return 1 if counts["failed"] else 0
 
 
 class _Bars:
