@@ -102,7 +102,9 @@ def index_all(client: httpx.Client) -> dict[str, str]:
     return ids
 
 
-def client_loop(url: str, ids: list[str], stop: float, seed: int, out: dict) -> None:
+def client_loop(
+    url: str, ids: list[str], stop: float, seed: int, out: dict, ask_every: int
+) -> None:
     with httpx.Client(base_url=url, timeout=600) as client:
         i = seed
         while time.monotonic() < stop:
@@ -119,7 +121,7 @@ def client_loop(url: str, ids: list[str], stop: float, seed: int, out: dict) -> 
                     ),
                 ),
             ]
-            if i % 3 == 0:
+            if ask_every and i % ask_every == 0:
                 q = QUESTIONS[i % len(QUESTIONS)]
                 requests.append(
                     (
@@ -154,7 +156,10 @@ def load_test(args: argparse.Namespace, work: Path) -> None:
         stop = time.monotonic() + args.seconds
         results: list[dict] = [{} for _ in range(args.clients)]
         threads = [
-            threading.Thread(target=client_loop, args=(server.url, ids, stop, n, results[n]))
+            threading.Thread(
+                target=client_loop,
+                args=(server.url, ids, stop, n, results[n], args.ask_every),
+            )
             for n in range(args.clients)
         ]
         t0 = time.monotonic()
@@ -246,6 +251,9 @@ def main() -> None:
         type=Path,
         default=Path(tempfile.gettempdir()) / "viewfinder-serve-bench-cache",
         help="index cache of part 1 (kept, so a rerun finds the videos indexed)",
+    )
+    p.add_argument(
+        "--ask-every", type=int, default=3, help="each client asks every Nth loop (0: never)"
     )
     p.add_argument("--skip-restart", action="store_true")
     args = p.parse_args()

@@ -136,6 +136,9 @@ def test_index_ask_search_and_media(tmp_path: Path, library: Path, whisper: Fake
             == (library / "tunnel.mp4").read_bytes()
         )
 
+        schema = client.get("/openapi.json").json()
+        assert {"/ask", "/search", "/videos/{video_id}/index"} <= set(schema["paths"])
+        assert client.get("/docs").status_code == 200
         models = client.get("/models").json()
         assert models["configured"]["ocr"] is None and "llm" in models["configured"]
 
