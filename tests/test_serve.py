@@ -88,7 +88,14 @@ def test_index_ask_search_and_media(tmp_path: Path, library: Path, whisper: Fake
         assert {"decode", "shots", "speech"} <= set(stages)
         assert stages["speech"]["done"] == pytest.approx(stages["speech"]["total"], abs=0.05)
         assert events[-1]["result"]["speech_segments"] == 1
-        assert _index(client, ids["talks/rocket.mp4"])[-1]["state"] == "done"
+        # A client that goes away mid-stream does not stop the job.
+        job = client.post(f"/videos/{ids['talks/rocket.mp4']}/index").json()
+        with client.stream("GET", f"/jobs/{job['id']}/events") as stream:
+            assert next(stream.iter_lines()).startswith("event: progress")
+        deadline = time.monotonic() + 60
+        while client.get(f"/jobs/{job['id']}").json()["state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         video = client.get(f"/videos/{ids['tunnel.mp4']}").json()
         assert video["indexed"] and video["parts"]["speech"] == "current"
 
