@@ -87,6 +87,7 @@ def test_page_indexes_asks_and_seeks_to_evidence(tmp_path: Path, monkeypatch: py
             )
             current = page.evaluate("document.getElementById('player').currentTime")
             assert SAID_AT[0] <= current < 8.0
+            page.evaluate("document.getElementById('player').pause()")  # a still for the picture
             page.wait_for_function(
                 "() => { const i = document.getElementById('explain-img');"
                 " return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 100; }",
