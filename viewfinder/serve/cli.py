@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import sys
 from typing import Any
@@ -73,6 +74,21 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
+def quiet_other_loggers() -> None:
+    """Warnings and errors of other libraries on stderr, nothing below.
+
+    The MCP SDK calls ``logging.basicConfig`` when a server is built; with a root handler
+    already in place that is a no-op, so libraries that log at DEBUG stay quiet.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        # viewfinder's own records already have the CLI's handler on the "viewfinder" logger.
+        handler.addFilter(lambda record: not record.name.startswith("viewfinder"))
+        root.addHandler(handler)
+
+
 def build_service(args: argparse.Namespace) -> Any:
     from ..qa import VideoQA
     from .library import Library
@@ -93,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     uvicorn = require("uvicorn", "serve", "viewfinder serve")
     from .app import AppOptions, create_app
 
+    quiet_other_loggers()
     service = build_service(args)
     app = create_app(service, AppOptions(token=args.token, mcp=not args.no_mcp))
     print(
