@@ -306,7 +306,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     handlers["models"] = run_models
-    for name, module in (("index", ".indexes.cli"), ("eval", ".eval.cli")):
+    for name, module in (
+        ("index", ".indexes.cli"),
+        ("eval", ".eval.cli"),
+        ("serve", ".serve.cli"),
+        ("mcp", ".serve.mcp_cli"),
+    ):
         mod = _optional_command(module)
         if mod is not None:
             mod.add_parser(sub)

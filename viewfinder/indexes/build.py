@@ -23,6 +23,7 @@ video; only when the rebuilt part fails too does indexing raise ``IndexDamagedEr
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import pickle
@@ -320,6 +321,64 @@ def index_video(
                 store.discard_part(e.path)
     handle.seconds["total"] = time.perf_counter() - started
     return handle
+
+
+def index_state(
+    path: str | Path,
+    settings: Settings | None = None,
+    options: IndexOptions | None = None,
+    models: Any = None,
+) -> dict[str, str]:
+    """What :func:`index_video` would do for ``path``, without building anything.
+
+    ``models`` (a ``runtime.Models``) is the owner of any model the recipes need to name
+    (the text embedder's fingerprint), so a server asking often loads it once.
+
+    Returns:
+        Part -> ``"current"`` (built with today's recipe), ``"partial"`` (an interrupted build
+        left checkpoints), ``"stale"`` (built with other models or parameters), ``"missing"``
+        or ``"unavailable: <reason>"`` (cannot be built here, e.g. no audio track).
+    """
+    from ..tools.video import fingerprint, probe
+
+    settings = settings or Settings.from_env()
+    info = probe(path)
+    store = VideoStore(settings.cache_root, fingerprint(info.path))
+    args = [info, store, settings, options or IndexOptions(), _Reporter(None)]
+    # Builders that take the model owner (runtime.Models) get it; older ones load their own.
+    if "models" in inspect.signature(_Builder).parameters:
+        from ..runtime import Models
+
+        args.append(models if models is not None else Models(settings))
+    builder = _Builder(*args)
+    recipes = builder.recipes()
+    reasons = {"speech": "speech", SUBTITLES: "speech", "screen_text": "text"}
+    state: dict[str, str] = {}
+    for part, recipe in recipes.items():
+        if recipe is None:
+            state[part] = f"unavailable: {builder.available.get(reasons.get(part, part), '')}"
+        else:
+            state[part] = _part_state(store, part, recipe)
+    visual = builder._visual_state(recipes)
+    if visual == "have":
+        state["visual"] = "current"
+    elif visual == "skip":
+        state["visual"] = f"unavailable: {builder.available.get('visual', '')}"
+    else:
+        state["visual"] = "partial" if _has_partial(store, "visual") else "missing"
+    return state
+
+
+def _part_state(store: VideoStore, part: str, recipe: dict[str, Any]) -> str:
+    if store.find_part(part, recipe) is not None:
+        return "current"
+    if store.part_path(part, recipe).with_suffix(".partial").is_dir():
+        return "partial"
+    return "stale" if store.manifest(part) is not None else "missing"
+
+
+def _has_partial(store: VideoStore, part: str) -> bool:
+    return any((store.directory / part).glob("*.partial"))
 
 
 class _Builder:

@@ -40,13 +40,41 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=[],
         help="remove the index of VIDEO (a path or a fingerprint); repeatable",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one after another here; ray: one task per video on a Ray cluster (the "
+        "cache, $VIEWFINDER_CACHE, must be storage every node shares); a VIDEO may be a folder",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local one)"
+    )
     parser.set_defaults(run=run)
     return parser
+
+
+def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
+    """One task per video on Ray; a line per video as it finishes, then the summary."""
+    from .batch import run_ray, summary
+
+    def show(r: Any) -> None:
+        detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
+        print(f"{r.video}: {r.status} ({detail})", flush=True)
+
+    results = run_ray([Path(v) for v in args.videos], settings, show, address=args.ray_address)
+    counts = summary(results)
+    print(
+        f"{len(results)} videos: {counts['built']} built, {counts['cached']} cached, "
+        f"{counts['failed']} failed"
+    )
+    return 1 if counts["failed"] else 0
 
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
     from . import clear, index_video, list_indexes
+    from .batch import expand_videos
 
     settings = settings or Settings.from_env()
     if not (args.videos or args.list or args.clear):
@@ -77,6 +105,9 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
                     f"    unverified: {', '.join(e.unsealed)} (written before checksums; "
                     "checked by loading when the video is next indexed)"
                 )
+    args.videos = [str(v) for v in expand_videos(args.videos)]  # folders -> their videos
+    if args.executor == "ray":
+        return _run_ray(args, settings)
     failed = 0
     for video in args.videos:
         bars = _Bars()
