@@ -71,7 +71,8 @@ class VideoQA:
         from .tools.video import probe
 
         path = Path(video).expanduser()
-        lines = None if subtitles is None else _subtitle_lines(subtitles, probe(path).duration)
+        info = probe(path)  # a missing or broken file is a typed error before the cache key is read
+        lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
         return self._index(path, video_key(self.settings.cache_root, path), progress, lines)
 
     def _index(
