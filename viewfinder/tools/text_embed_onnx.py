@@ -97,6 +97,9 @@ class OnnxTextEmbedder:
             so.intra_op_num_threads = max(1, self.options.threads)
             so.inter_op_num_threads = 1
             so.log_severity_level = 3  # warnings about unused initialisers are noise here
+            # Idle workers sleep instead of spinning: embedding runs beside Whisper and OCR,
+            # and spinning threads steal the cores those need.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 session = ort.InferenceSession(
                     str(self.path / MODEL_FILE), so, providers=["CPUExecutionProvider"]
