@@ -54,7 +54,9 @@ class Settings:
     ocr: str | None = "rapidocr"
     # 1.5B: at a 12-line prompt it put 0.75 on the right option where 0.5B put 0.39.
     llm: str | None = "qwen2.5-1.5b"
-    text_embedding: str | None = "minilm"
+    # The int8 ONNX MiniLM runs without torch and retrieves as the torch one does
+    # (bench/text_embed_bench.py); "minilm" is the sentence-transformers original.
+    text_embedding: str | None = "minilm-int8"
     clip: str | None = "ViT-B-32/laion2b_s34b_b79k"
     # None = use a VLM only if one is installed; never a random-weight model.
     vlm: str | None = None

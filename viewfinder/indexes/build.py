@@ -465,17 +465,15 @@ class _Builder:
         return {**rest, "model": {"name": name, "sha256": resolved.sha256}}
 
     def _embedder_identity(self) -> dict[str, Any] | None:
-        import importlib.util
-
         name = self.settings.text_embedding
-        if name is None or importlib.util.find_spec("sentence_transformers") is None:
+        if name is None:
             return None
-        from ..errors import ModelError
-        from ..tools.text_embed import TextEmbedder
+        from ..errors import MissingDependencyError, ModelError
+        from ..tools.text_embed import text_embedder
 
         try:
-            return TextEmbedder(name, cache_dir=self.settings.cache_root).fingerprint
-        except ModelError as e:
+            return text_embedder(name, cache_dir=self.settings.cache_root).fingerprint
+        except (ModelError, MissingDependencyError) as e:
             logger.info("Text embeddings unavailable (%s); text search uses BM25 only", e)
             return None
 
