@@ -763,7 +763,7 @@ class TransformersVLM(VisionLanguageModel):
             ids = require("torch", "vlm", "The VLM").tensor([[token]])
             out = self.family.language_model(
                 inputs_embeds=self.family.embed(ids),
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
                 position_ids=self.family.next_positions(positions, step),
             )
