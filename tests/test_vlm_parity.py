@@ -32,7 +32,15 @@ from viewfinder.tools.video import open_video  # noqa: E402
 from viewfinder.tools.vlm import VisualClip, load_vlm  # noqa: E402
 
 MEDIA = Path("/work/shared/media")
-FAMILIES = ["smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision"]
+# (family, split): SmolVLM both without tiles (the project's default, as SmolVLM2's video path)
+# and with its image processor's default tile splitting (12 tiles + global view per frame).
+CASES = [
+    ("smolvlm", False),
+    ("smolvlm", True),
+    ("qwen2_vl", False),
+    ("qwen2_5_vl", False),
+    ("llava_onevision", False),
+]
 QUESTION = "What is typed into the terminal?"
 OPTIONS = ["ls /usr", "cat notes.txt", "make install"]
 EVIDENCE = [Evidence(1.0, 2.5, "speech", "now I type the command")]
@@ -50,9 +58,23 @@ def clips() -> list[VisualClip]:
     return [VisualClip(frames[:2], [1.0, 2.0]), VisualClip(frames[2:], [6.0, 7.5])]
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
-def checkpoint(request, tmp_path_factory) -> tuple[str, Path]:  # noqa: ANN001
-    return request.param, build(request.param, tmp_path_factory.mktemp("vlm"))
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:  # noqa: ANN001
+    root = tmp_path_factory.mktemp("vlm")
+    return {family: build(family, root) for family in {f for f, _ in CASES}}
+
+
+@pytest.fixture(
+    params=[
+        # Split frames hold 13x the tokens (about 2 min on 2 busy cores): slow.
+        pytest.param(case, marks=[pytest.mark.slow] if case[1] else [])
+        for case in CASES
+    ],
+    ids=[f + ("-split" if s else "") for f, s in CASES],
+)
+def checkpoint(request, checkpoints) -> tuple[str, Path, bool]:  # noqa: ANN001
+    family, split = request.param
+    return family, checkpoints[family], split
 
 
 def _clock(seconds: float) -> str:
@@ -60,7 +82,7 @@ def _clock(seconds: float) -> str:
     return f"{int(m):02d}:{s:04.1f}"
 
 
-def _reference_inputs(family: str, path: Path, clips, text: str, mc: bool):  # noqa: ANN001, ANN202
+def _reference_inputs(family: str, path: Path, clips, text: str, mc: bool, split: bool):  # noqa: ANN001, ANN202, E501
     """The reference pipeline's model inputs, built from the processor alone."""
     processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
     frames = [f for c in clips for f in c.frames]
@@ -83,6 +105,8 @@ def _reference_inputs(family: str, path: Path, clips, text: str, mc: bool):  # n
             content.append({"type": "text", "text": "\n"})
         content.append({"type": "text", "text": text})
         media = {"images": [frames] if family == "smolvlm" else frames}
+        if family == "smolvlm" and not split:
+            media["do_image_splitting"] = False
     prompt = processor.apply_chat_template(
         [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
     )
@@ -114,8 +138,8 @@ def _first_logits(vlm, call):  # noqa: ANN001, ANN202
 def test_uncompressed_answers_equal_the_reference_pipeline(checkpoint, clips) -> None:  # noqa: ANN001
     """Multiple-choice logits within 1e-4 and the greedy 20-token answer identical to
     apply_chat_template + processor + model.generate, with every visual token kept."""
-    family, path = checkpoint
-    vlm = load_vlm(str(path), compressor="pool", budget=1_000_000)
+    family, path, split = checkpoint
+    vlm = load_vlm(str(path), compressor="pool", budget=1_000_000, split_images=split)
     reference = transformers.AutoModelForImageTextToText.from_pretrained(
         path, dtype=torch.float32, local_files_only=True
     ).eval()
@@ -123,7 +147,7 @@ def test_uncompressed_answers_equal_the_reference_pipeline(checkpoint, clips) ->
     ans, ours = _first_logits(
         vlm, lambda: vlm.answer(clips, QUESTION, options=OPTIONS, evidence=EVIDENCE)
     )
-    _, inputs = _reference_inputs(family, path, clips, _mc_text(), mc=True)
+    _, inputs = _reference_inputs(family, path, clips, _mc_text(), mc=True, split=split)
     with torch.inference_mode():
         theirs = reference(**inputs).logits[0, -1].float()
     diff = float((ours - theirs).abs().max())
@@ -132,7 +156,7 @@ def test_uncompressed_answers_equal_the_reference_pipeline(checkpoint, clips) ->
     assert diff <= TOLERANCE, f"{family}: max abs logit difference {diff:.2e}"
 
     open_q = f"Question: {QUESTION}\nAnswer the question briefly.\n"
-    processor, inputs = _reference_inputs(family, path, clips, open_q, mc=False)
+    processor, inputs = _reference_inputs(family, path, clips, open_q, mc=False, split=split)
     ours_text = vlm.answer(clips, QUESTION, max_new_tokens=20).text
     stop = sorted(
         {vlm.tokenizer.eos_token_id, *vlm._stop_ids()} - {None}
@@ -144,7 +168,10 @@ def test_uncompressed_answers_equal_the_reference_pipeline(checkpoint, clips) ->
     new = out[0, inputs["input_ids"].shape[1] :].tolist()
     new = [t for t in new if t not in stop]
     theirs_text = processor.tokenizer.decode(new, skip_special_tokens=True).strip()
-    print(f"\nPARITY {family}: max|dlogit|={diff:.2e} greedy_equal={ours_text == theirs_text}")
+    print(
+        f"\nPARITY {family} split={split}: visual tokens {ans.visual_tokens}, "
+        f"max|dlogit|={diff:.2e} greedy_equal={ours_text == theirs_text}"
+    )
     assert ours_text == theirs_text
 
 
@@ -152,8 +179,8 @@ def test_compressed_tokens_are_the_selected_ones_at_their_positions(checkpoint, 
     """With a budget of a quarter of the tokens, the logits equal a reference forward pass on
     the model's own full embeddings and positions (M-RoPE for Qwen) with the dropped visual
     tokens removed by hand."""
-    family, path = checkpoint
-    vlm = load_vlm(str(path), compressor="diversity", budget=16)
+    family, path, split = checkpoint
+    vlm = load_vlm(str(path), compressor="diversity", budget=16, split_images=split)
     encoded = vlm.encode(clips)
     budget = max(encoded.tokens.total // 4, len(encoded.tokens.features))
     ans, ours = _first_logits(
@@ -161,7 +188,7 @@ def test_compressed_tokens_are_the_selected_ones_at_their_positions(checkpoint, 
     )
     assert ans.visual_tokens == budget
 
-    _, inputs = _reference_inputs(family, path, clips, _mc_text(), mc=True)
+    _, inputs = _reference_inputs(family, path, clips, _mc_text(), mc=True, split=split)
     model = vlm.model
     inner = model.model
     with torch.inference_mode():
@@ -206,5 +233,28 @@ def test_compressed_tokens_are_the_selected_ones_at_their_positions(checkpoint, 
         theirs = model.lm_head(out.last_hidden_state[:, -1])[0].float()
     assert ans.prompt_tokens == int(keep.sum())
     diff = float((ours - theirs).abs().max())
-    print(f"\nCOMPRESSED {family}: kept {budget}/{encoded.tokens.total} max|dlogit|={diff:.2e}")
+    print(
+        f"\nCOMPRESSED {family} split={split}: kept {budget}/{encoded.tokens.total} max|dlogit|={diff:.2e}"
+    )
     assert diff <= TOLERANCE
+
+
+def test_stored_chat_templates_are_the_real_ones() -> None:
+    """The templates viewfinder ships (used for a checkpoint saved without one) are the
+    model repositories' own, byte for byte."""
+    import json
+
+    from viewfinder.tools.vlm import _FAMILIES
+
+    data = Path(__file__).parent / "data" / "vlm"
+    real = {
+        "smolvlm.jinja": "smolvlm2",
+        "qwen2_vl.jinja": "qwen2_vl",
+        "llava_onevision.jinja": "llava_onevision",
+    }
+    for family in _FAMILIES:
+        stored = family.stored_chat_template()
+        repo = json.loads((data / real[family.template_file] / "chat_template.json").read_text())
+        assert stored == repo["chat_template"]
+    qwen25 = json.loads((data / "qwen2_5_vl" / "chat_template.json").read_text())
+    assert qwen25["chat_template"] == _FAMILIES[1].stored_chat_template()

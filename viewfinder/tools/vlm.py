@@ -177,10 +177,23 @@ class _Family:
     # Text after the generation prompt that multiple-choice scoring reads the letter after.
     answer_prefix: ClassVar[str] = "Best Option: ("
 
-    def __init__(self, model: Any, processor: Any) -> None:
+    # Package file (prompts/chat_templates/) with the family's real chat template, copied from
+    # its model repository; used only for a checkpoint saved without one.
+    template_file: ClassVar[str] = ""
+
+    def __init__(self, model: Any, processor: Any, split_images: bool = False) -> None:
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
+        self.split_images = split_images
+
+    @classmethod
+    def stored_chat_template(cls) -> str:
+        """The family's real chat template as shipped with viewfinder."""
+        from importlib import resources
+
+        path = resources.files("viewfinder.prompts").joinpath("chat_templates", cls.template_file)
+        return path.read_text(encoding="utf-8")
 
     @property
     def language_model(self) -> Any:
@@ -278,8 +291,14 @@ class _PixelShuffleFamily(_Family):
     model_types = ("smolvlm", "idefics3")
     answer_prefix = " Best Option: ("  # the template ends "Assistant:", answers start spaced
 
+    template_file = "smolvlm.jinja"
+
     def media(self, clips: Sequence[VisualClip]) -> dict[str, Any]:
-        return {"images": [[f for c in clips for f in c.frames]]}  # one prompt's images
+        # One prompt's images. Tiles only when asked: SmolVLM2's own video path shows each
+        # frame as one 512 px view (64 tokens); its image default splits a 360p frame into
+        # 12 tiles + the global view (832 tokens), 13x the vision cost.
+        split = {} if self.split_images else {"do_image_splitting": False}
+        return {"images": [[f for c in clips for f in c.frames]], **split}
 
     def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
         torch = require("torch", "vlm", "The VLM")
@@ -352,6 +371,7 @@ class _QwenFamily(_Family):
     """Qwen2-VL / Qwen2.5-VL: native-resolution patches merged 2x2, M-RoPE positions."""
 
     model_types = ("qwen2_vl", "qwen2_5_vl")
+    template_file = "qwen2_vl.jinja"  # Qwen2.5-VL ships the same template
 
     def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
         inner = self.model.model
@@ -446,6 +466,7 @@ class _LlavaOnevisionFamily(_Family):
     the text, so clip times are listed in words."""
 
     model_types = ("llava_onevision",)
+    template_file = "llava_onevision.jinja"
 
     @property
     def placeholder_id(self) -> int:
@@ -544,7 +565,12 @@ class TransformersVLM(VisionLanguageModel):
     BACKEND_NAME: ClassVar[str] = "transformers"
 
     def __init__(
-        self, path: Path, compressor: str = "diversity", budget: int = 1024, threads: int = 2
+        self,
+        path: Path,
+        compressor: str = "diversity",
+        budget: int = 1024,
+        threads: int = 2,
+        split_images: bool = False,
     ) -> None:
         torch = require("torch", "vlm", "The VLM")
         transformers = require("transformers", "vlm", "The VLM")
@@ -564,17 +590,15 @@ class TransformersVLM(VisionLanguageModel):
             )
         processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
         if not getattr(processor, "chat_template", None):
-            raise ModelError(
-                f"{path} has no chat template (chat_template.json or chat_template.jinja); "
-                "copy it from the model's repository next to its config.json."
-            )
+            processor.chat_template = family.stored_chat_template()
+            logger.info("%s has no chat template; using the stored %s one", path, family.__name__)
         model = transformers.AutoModelForImageTextToText.from_pretrained(
             path, dtype=torch.float32, local_files_only=True
         ).eval()
         self.path = Path(path)
         self.compressor = compressor
         self.budget = budget
-        self.family = family(model, processor)
+        self.family = family(model, processor, split_images=split_images)
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -796,6 +820,7 @@ def load_vlm(
     budget: int = 1024,
     threads: int = 2,
     cache_dir: Path | None = None,
+    split_images: bool = False,
 ) -> VisionLanguageModel:
     """Load a VLM by registry name (e.g. ``HuggingFaceTB/SmolVLM2-2.2B-Instruct``) or local dir.
 
@@ -806,6 +831,9 @@ def load_vlm(
         budget: default number of visual tokens the language model sees per answer.
         threads: CPU threads for torch.
         cache_dir: viewfinder cache root (None: the default).
+        split_images: SmolVLM / Idefics3 only: split frames into tiles as the checkpoint's
+            image processor does for still images (13x the tokens of a 360p frame), instead
+            of one view per frame as its video path does.
 
     Raises:
         UnknownCompressorError: unknown ``compressor`` (the message lists the valid names).
@@ -827,7 +855,13 @@ def load_vlm(
         compressor,
         budget,
     )
-    return backend(resolved.path, compressor=compressor, budget=budget, threads=threads)
+    return backend(
+        resolved.path,
+        compressor=compressor,
+        budget=budget,
+        threads=threads,
+        split_images=split_images,
+    )
 
 
 __all__ = [
