@@ -63,8 +63,9 @@ def _check_parity(directory: Path, tmp_path: Path) -> None:
         with open_video(MEDIA / video) as reader:
             indexed = reader.frames_at(TIMES, decode_side(reader.info, clip))  # as the index
             native = reader.frames_at(TIMES, None)
-        assert clip._crop_normalise(indexed) is not None  # the torch path, not the fallback
-        ours = clip.embed_images(indexed)
+        source = (reader.info.width, reader.info.height)  # as VisualJob passes it
+        assert clip._crop_normalise(indexed, source) is not None  # torch, not the fallback
+        ours = clip.embed_images(indexed, source_size=source)
         with torch.inference_mode():
             pixels = torch.stack([preprocess(Image.fromarray(f)) for f in native])
             theirs = _unit(model.encode_image(pixels))

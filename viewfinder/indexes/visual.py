@@ -88,7 +88,9 @@ def recipe(
     }
 
 
-def open_embedder(name: str | None, cache_dir: Path | None = None, threads: int = 2) -> Any:
+def open_embedder(
+    name: str | None, cache_dir: Path | None = None, threads: int = 2, device: str = "auto"
+) -> Any:
     """Load the CLIP model ``name``, or return None (with a log line saying why) when it
     is disabled, not installed or its dependencies are missing: the index is then skipped."""
     if name is None:
@@ -97,7 +99,7 @@ def open_embedder(name: str | None, cache_dir: Path | None = None, threads: int 
     from ..tools.clip import load_clip
 
     try:
-        return load_clip(name, cache_dir=cache_dir, threads=threads)
+        return load_clip(name, cache_dir=cache_dir, threads=threads, device=device)
     except (ModelNotInstalledError, MissingDependencyError) as e:
         logger.warning("Visual index skipped: %s", e)
         return None
@@ -420,7 +422,11 @@ class VisualJob:
                 key = self._todo.pop(0)
             lo = key * step
             frames = self._decode(list(self._times[lo : lo + step]), self._max_side)
-            vectors = self._embedder.embed_images(frames, batch_size=self._options.batch_size)
+            vectors = self._embedder.embed_images(
+                frames,
+                batch_size=self._options.batch_size,
+                source_size=(self._info.width, self._info.height),
+            )
             del frames
             buffer = io.BytesIO()
             np.save(buffer, vectors.astype(np.float16), allow_pickle=False)

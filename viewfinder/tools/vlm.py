@@ -37,12 +37,15 @@ from ..errors import (
 )
 from ..models import resolve
 from .compress import COMPRESSORS, Compressed, VisualTokens, compress
+from .device import pick_device
 
 logger = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGHIJ"
-# Frames encoded per vision-encoder call (bounds peak memory, not results).
+# Frames encoded per vision-encoder call (bounds peak memory, not results); a GPU needs more
+# at once to be kept busy.
 ENCODE_CHUNK = 8
+GPU_ENCODE_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -181,11 +184,14 @@ class _Family:
     # its model repository; used only for a checkpoint saved without one.
     template_file: ClassVar[str] = ""
 
-    def __init__(self, model: Any, processor: Any, split_images: bool = False) -> None:
+    def __init__(
+        self, model: Any, processor: Any, split_images: bool = False, chunk: int = ENCODE_CHUNK
+    ) -> None:
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.split_images = split_images
+        self.chunk = chunk  # frames (tiles) per vision-encoder call
 
     @classmethod
     def stored_chat_template(cls) -> str:
@@ -235,7 +241,8 @@ class _Family:
     def positions(self, batch: Any) -> Any:
         """Position ids of the full prompt (every visual token), [1, length]."""
         torch = require("torch", "vlm", "The VLM")
-        return torch.arange(batch["input_ids"].shape[1])[None]
+        ids = batch["input_ids"]
+        return torch.arange(ids.shape[1], device=ids.device)[None]
 
     def select_positions(self, positions: Any, keep: Any) -> Any:
         return positions[..., keep]
@@ -319,9 +326,9 @@ class _PixelShuffleFamily(_Family):
         probe = _SigLipAttentionProbe(vision.encoder.layers[-1].self_attn) if importance else None
         feats, imps = [], []
         try:
-            for start in range(0, pixel_values.shape[0], ENCODE_CHUNK):
-                pv = pixel_values[start : start + ENCODE_CHUNK]
-                pm = pixel_mask[start : start + ENCODE_CHUNK]
+            for start in range(0, pixel_values.shape[0], self.chunk):
+                pv = pixel_values[start : start + self.chunk]
+                pm = pixel_mask[start : start + self.chunk]
                 patch_mask = pm.unfold(1, p, p).unfold(2, p, p).sum(dim=(-1, -2)) > 0
                 if probe is not None:
                     probe.masks = [None] * len(probe.results) + list(patch_mask.flatten(1))
@@ -384,8 +391,8 @@ class _QwenFamily(_Family):
             offsets.append(offsets[-1] + n)
         pixel_values = batch["pixel_values"].to(self.model.dtype)
         feats, grids, imps = [], [], []
-        for start in range(0, len(patches), ENCODE_CHUNK):
-            stop = min(start + ENCODE_CHUNK, len(patches))
+        for start in range(0, len(patches), self.chunk):
+            stop = min(start + self.chunk, len(patches))
             thw = thw_all[start:stop]
             pv = pixel_values[offsets[start] : offsets[stop]]
             captured: dict[str, Any] = {}
@@ -425,7 +432,7 @@ class _QwenFamily(_Family):
                 attn.qkv(hidden).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
             )
             q, k = apply_rotary_pos_emb_vision(q, k, cos, sin)
-            received = torch.zeros(n)
+            received = torch.zeros(n, device=hidden.device)
             bounds = cu.tolist()
             for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                 received[a:b] = _received_attention(q[a:b].transpose(0, 1), k[a:b].transpose(0, 1))
@@ -512,14 +519,14 @@ class _LlavaOnevisionFamily(_Family):
             for vi, _clip in enumerate(clips):
                 video = batch["pixel_values_videos"][vi].to(self.model.dtype)[None]
                 per_frame_all = []
-                for start in range(0, video.shape[1], ENCODE_CHUNK):
+                for start in range(0, video.shape[1], self.chunk):
                     out = inner.get_video_features(
-                        video[:, start : start + ENCODE_CHUNK],
+                        video[:, start : start + self.chunk],
                         vision_feature_layer=layer,
                         vision_feature_select_strategy=cfg.vision_feature_select_strategy,
                     )
                     chunk = out.pooler_output[0, :-1]  # the last token is the newline
-                    n = min(ENCODE_CHUNK, video.shape[1] - start)
+                    n = min(self.chunk, video.shape[1] - start)
                     per_frame_all.extend(chunk.view(n, -1, chunk.shape[-1]))
                 for f in per_frame_all:
                     layout.append(("unit", len(feats)))
@@ -553,7 +560,8 @@ SUPPORTED_MODEL_TYPES = tuple(t for f in _FAMILIES for t in f.model_types)
 
 
 class TransformersVLM(VisionLanguageModel):
-    """Any supported transformers VLM loaded from a local directory (fp32 on CPU).
+    """Any supported transformers VLM loaded from a local directory (CPU float32, or a GPU in
+    half precision, see :mod:`viewfinder.tools.device`).
 
     Prompts are rendered with the checkpoint's own chat template and expanded by its own
     processor, so the language model sees the token sequence its reference pipeline
@@ -571,9 +579,11 @@ class TransformersVLM(VisionLanguageModel):
         budget: int = 1024,
         threads: int = 2,
         split_images: bool = False,
+        device: str = "auto",
     ) -> None:
         torch = require("torch", "vlm", "The VLM")
         transformers = require("transformers", "vlm", "The VLM")
+        placement = pick_device(device)  # a bad device fails before the weights load
         if compressor not in COMPRESSORS:
             raise UnknownCompressorError(
                 f"Unknown visual-token compressor {compressor!r}; valid names are "
@@ -593,12 +603,19 @@ class TransformersVLM(VisionLanguageModel):
             processor.chat_template = family.stored_chat_template()
             logger.info("%s has no chat template; using the stored %s one", path, family.__name__)
         model = transformers.AutoModelForImageTextToText.from_pretrained(
-            path, dtype=torch.float32, local_files_only=True
+            path, dtype=placement.torch_dtype(), local_files_only=True
         ).eval()
+        model.to(placement.device)
+        self.placement = placement
         self.path = Path(path)
         self.compressor = compressor
         self.budget = budget
-        self.family = family(model, processor, split_images=split_images)
+        self.family = family(
+            model,
+            processor,
+            split_images=split_images,
+            chunk=placement.batch(ENCODE_CHUNK, GPU_ENCODE_CHUNK),
+        )
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -679,7 +696,7 @@ class TransformersVLM(VisionLanguageModel):
                 position_ids=positions,
                 # Explicit: without a mask, transformers reads the gaps dropped tokens leave
                 # in the positions as boundaries of packed sequences and blocks attention.
-                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
+                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
                 use_cache=options is None,
             )
             logits = self.model.lm_head(out.last_hidden_state[:, -1])[0].float()
@@ -710,7 +727,13 @@ class TransformersVLM(VisionLanguageModel):
     # -- internals
     def _processed(self, text: str, media: dict[str, Any]) -> Any:
         """``processor(text=..., images=...)``: the prompt with every placeholder expanded."""
-        return self.family.processed(text, media)
+        batch = self.family.processed(text, media)
+        device = self.placement.device
+        return {
+            k: [t.to(device) for t in v] if isinstance(v, list) else v.to(device)
+            for k, v in dict(batch).items()
+            if hasattr(v, "to") or isinstance(v, list)
+        }
 
     def keep_mask(self, batch: Any, encoded: EncodedFrames, kept: Compressed) -> Any:
         """Which prompt tokens the language model sees: all text, the kept visual tokens."""
@@ -726,7 +749,7 @@ class TransformersVLM(VisionLanguageModel):
                 f"The processor expanded {slots.numel()} visual placeholders but the encoder "
                 f"made {expected} tokens; the checkpoint's processor and model configs disagree."
             )
-        keep = torch.ones(ids.shape[0], dtype=torch.bool)
+        keep = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
         at = 0
         for kind, value in encoded.layout:
             if kind == "fixed":
@@ -784,7 +807,7 @@ class TransformersVLM(VisionLanguageModel):
             if token in stop:
                 break
             generated.append(token)
-            ids = require("torch", "vlm", "The VLM").tensor([[token]])
+            ids = require("torch", "vlm", "The VLM").tensor([[token]], device=logits.device)
             out = self.family.language_model(
                 inputs_embeds=self.family.embed(ids),
                 cache=cache,
@@ -821,6 +844,7 @@ def load_vlm(
     threads: int = 2,
     cache_dir: Path | None = None,
     split_images: bool = False,
+    device: str = "auto",
 ) -> VisionLanguageModel:
     """Load a VLM by registry name (e.g. ``HuggingFaceTB/SmolVLM2-2.2B-Instruct``) or local dir.
 
@@ -834,8 +858,11 @@ def load_vlm(
         split_images: SmolVLM / Idefics3 only: split frames into tiles as the checkpoint's
             image processor does for still images (13x the tokens of a 360p frame), instead
             of one view per frame as its video path does.
+        device: ``"auto"`` (a CUDA GPU in bfloat16/float16 if there is one, else the CPU in
+            float32), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     Raises:
+        DeviceError: ``device`` is not a device name or does not exist here.
         UnknownCompressorError: unknown ``compressor`` (the message lists the valid names).
         UnknownModelError / ModelNotInstalledError: the name is not registered / not on disk.
         MissingDependencyError: transformers or torch is not installed.
@@ -861,6 +888,7 @@ def load_vlm(
         budget=budget,
         threads=threads,
         split_images=split_images,
+        device=device,
     )
 
 
