@@ -126,6 +126,11 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="VLM visual-token compressor (default: diversity)",
     )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="where CLIP and the VLM run: auto (GPU if present), cpu, cuda, cuda:N (auto)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
@@ -143,6 +148,7 @@ def run_ask(args: argparse.Namespace) -> int:
             "strategy": args.strategy,
             "frames": args.frames,
             "compressor": args.compressor,
+            "device": args.device,
             "max_steps": args.max_steps,
             "flags": tuple(args.flags) if args.flags else None,
             **models_named,

@@ -178,3 +178,7 @@ def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a 
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingDependencyError(module.split(".")[0], extra, purpose) from e
+
+
+class DeviceError(ViewfinderError, ValueError):
+    """A requested compute device does not exist on this machine, or is not a device name."""

@@ -113,6 +113,7 @@ class Models:
                 budget=s.budget,
                 threads=s.threads,
                 cache_dir=s.cache_root,
+                device=s.device,
             )
         self._resolved.pop("vlm", None)
         return self._disable(

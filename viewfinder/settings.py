@@ -67,6 +67,9 @@ class Settings:
     language: str | None = None
     # CPU threads per model; 2 matches this project's reference machine.
     threads: int = 2
+    # Where CLIP and the VLM run: "auto" (a CUDA GPU in half precision if torch sees one,
+    # else the CPU in float32), "cpu", "cuda" or "cuda:N".
+    device: str = "auto"
     # Where indexes and assembled weights live; None = $XDG_CACHE_HOME/viewfinder.
     cache_dir: Path | None = None
     # Video decoding backend ("pyav", "torchcodec", "decord"); None = fastest installed.

@@ -219,7 +219,10 @@ class IndexHandle:
             from .visual import open_embedder
 
             self._clip_embedder = open_embedder(
-                self.settings.clip, self.settings.cache_root, self.settings.threads
+                self.settings.clip,
+                self.settings.cache_root,
+                self.settings.threads,
+                self.settings.device,
             )
             if self._clip_embedder is None:
                 return []
@@ -542,7 +545,7 @@ class _Builder:
             self._skip_visual(f"visual index module unavailable ({e})")
             return None
         embedder = visual.open_embedder(
-            self.settings.clip, self.settings.cache_root, self._engine_threads()
+            self.settings.clip, self.settings.cache_root, self._engine_threads(), self.settings.device
         )
         if embedder is None:
             import importlib.util
