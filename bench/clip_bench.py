@@ -42,7 +42,7 @@ def main() -> None:
     import open_clip
     import torch
 
-    from viewfinder.indexes.visual import VisualIndex, VisualIndexOptions
+    from viewfinder.indexes.visual import DECODE_OVERSAMPLE, VisualIndex, VisualIndexOptions
     from viewfinder.tools.clip import ClipEmbedder, ClipIdentity
 
     torch.set_num_threads(args.threads)
@@ -72,6 +72,27 @@ def main() -> None:
     per_img = row(
         f"embed_images, 640x360 RGB, batch {args.batch}",
         _timed(lambda: clip.embed_images(frames, batch_size=args.batch), args.repeat),
+        args.batch,
+        "ms/img",
+    )
+
+    # The index decodes at DECODE_OVERSAMPLE x the input side and finishes the resize in torch.
+    side = DECODE_OVERSAMPLE * clip.image_size[0]
+    decoded = [
+        rng.integers(0, 256, (side, round(side * 16 / 9), 3), dtype=np.uint8)
+        for _ in range(args.batch)
+    ]
+    row(
+        f"preprocessing only, {decoded[0].shape[1]}x{side} as the index decodes, batch "
+        f"{args.batch}",
+        _timed(lambda: clip._crop_normalise(decoded), args.repeat),
+        args.batch,
+        "ms/img",
+    )
+    image_mod = __import__("PIL.Image", fromlist=["Image"])
+    row(
+        "preprocessing only, same frames through open_clip's PIL preprocess",
+        _timed(lambda: [preprocess(image_mod.fromarray(f)) for f in decoded], args.repeat),
         args.batch,
         "ms/img",
     )

@@ -115,8 +115,19 @@ def build_checkpoint(root: Path) -> Path:
     path = root / "smolvlm2-256m-class-random"
     model.save_pretrained(path)
     fast.save_pretrained(path)
-    transformers.SmolVLMImageProcessor(
-        size={"longest_edge": 512}, max_image_size={"longest_edge": 512}, do_image_splitting=False
+    from viewfinder.tools.vlm import _PixelShuffleFamily
+
+    # A SmolVLM2 processor with its real chat template, one 512 px view per frame.
+    transformers.SmolVLMProcessor(
+        image_processor=transformers.SmolVLMImageProcessor(
+            size={"longest_edge": 512},
+            max_image_size={"longest_edge": 512},
+            do_image_splitting=False,
+        ),
+        tokenizer=fast,
+        video_processor=transformers.SmolVLMVideoProcessor(),
+        chat_template=_PixelShuffleFamily.stored_chat_template(),
+        image_seq_len=64,
     ).save_pretrained(path)
     return path
 

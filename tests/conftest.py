@@ -10,13 +10,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = REPO.parent / "shared" / "media"
 SAMPLE = REPO / "media" / "sample.mp4"
+# Skip reason of every test that needs the real clips (say where they come from once, here).
+MEDIA_MISSING = (
+    f"real media not found at {SHARED_MEDIA}: a folder of clips taken unchanged from Debian "
+    "packages, beside this checkout; the README's 'Test media' section says how to make it"
+)
 
 
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     """The real clips in ../shared/media (skips when this checkout has no shared/ beside it)."""
     if not (SHARED_MEDIA / "README.md").exists():
-        pytest.skip(f"real media not found at {SHARED_MEDIA}")
+        pytest.skip(MEDIA_MISSING)
     return SHARED_MEDIA
 
 

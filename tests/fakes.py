@@ -159,7 +159,7 @@ class LoadCounter:
         self._lock = threading.Lock()
         monkeypatch.setattr("viewfinder.tools.asr.load_asr", self._asr)
         monkeypatch.setattr("viewfinder.tools.ocr.load_ocr", self._ocr)
-        monkeypatch.setattr("viewfinder.tools.text_embed.load_text_embedder", self._embedder)
+        monkeypatch.setattr("viewfinder.tools.text_embed.text_embedder", self._embedder)
         monkeypatch.setattr("viewfinder.tools.llm.load_llm", self._llm)
 
     def _count(self, role: str) -> None:
@@ -174,7 +174,7 @@ class LoadCounter:
         self._count("ocr")
         return FakeOcrEngine(ResolvedModel("ocr", name, Path(name), None), options)
 
-    def _embedder(self, name: str, cache_dir: Path | None = None, options: Any = None):
+    def _embedder(self, name: str, options: Any = None, cache_dir: Path | None = None):
         self._count("text-embedding")
         return FakeTextEmbedder(name)
 

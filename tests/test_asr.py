@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder import models
 from viewfinder.errors import InvalidAudioError, UnknownModelError
@@ -25,7 +26,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SPEECH = MEDIA / "speech"
 needs_media = pytest.mark.skipif(
     not (SPEECH / "transcripts.json").exists(),
-    reason=f"real media not found at {MEDIA} (see the repository README for how to get it)",
+    reason=MEDIA_MISSING,
 )
 faster_whisper = pytest.importorskip("faster_whisper", reason="needs the 'asr' extra")
 
@@ -193,7 +194,7 @@ def test_every_registered_model_transcribes_a_prompt(name: str) -> None:
 @pytest.mark.slow
 def test_music_intro_gives_no_phantom_words(base: asr.Transcriber) -> None:
     """A narrated explainer's 7 s music intro yields no text; the first line is read right."""
-    from viewfinder.tools.video import load_audio
+    from viewfinder.tools.audio import load_audio
 
     audio = load_audio(MEDIA / "wanna_work_together.mp4")
     assert audio is not None

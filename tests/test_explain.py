@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 from fakes import FakeIndex, ScriptedLLM, line, video_info
 
 from viewfinder.answer import Answer, Evidence
@@ -34,7 +35,7 @@ QUESTION = "Which directory does the person list in the terminal?"
 LISTING_BOX = [0.31, 0.18, 0.66, 0.31]
 TITLE_BOX = [0.37, 0.01, 0.64, 0.1]
 
-needs_video = pytest.mark.skipif(not VIDEO.exists(), reason=f"real media missing: {VIDEO}")
+needs_video = pytest.mark.skipif(not VIDEO.exists(), reason=MEDIA_MISSING)
 
 
 def agent_answer() -> Answer:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.indexes import IndexOptions, index_video
 from viewfinder.indexes.screen_text import ScreenTextOptions
@@ -16,7 +17,7 @@ from viewfinder.tools.shots import ShotOptions
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) absent"),
+    pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING),
 ]
 
 FOOTAGE = [

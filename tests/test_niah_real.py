@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.eval import cli
 
@@ -15,7 +16,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not MEDIA.is_dir(), reason=f"real media not found at {MEDIA}"),
+    pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING),
 ]
 
 

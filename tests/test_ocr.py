@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.errors import InvalidImageError, MissingDependencyError, UnknownModelError
 from viewfinder.tools import ocr
@@ -20,7 +21,7 @@ LISTING_AT = 6.5
 # Konsole's window title and menu bar: text about 11 px tall at 1280 px, 5 px at 640 px.
 SMALL_WORDS = {"konsole", "arquivo", "editar", "exibir", "favoritos"}
 
-needs_media = pytest.mark.skipif(not HELLO.exists(), reason=f"real media not found at {MEDIA}")
+needs_media = pytest.mark.skipif(not HELLO.exists(), reason=MEDIA_MISSING)
 
 
 def _frames(path: Path, times: list[float]) -> list[np.ndarray]:
@@ -60,7 +61,7 @@ def _small_words_read(lines: list[TextBox]) -> set[str]:
 @pytest.fixture(scope="module")
 def listing_frame() -> np.ndarray:
     if not HELLO.exists():
-        pytest.skip(f"real media not found at {MEDIA}")
+        pytest.skip(MEDIA_MISSING)
     return _frames(HELLO, [LISTING_AT])[0]
 
 

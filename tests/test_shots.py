@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.tools.shots import ShotOptions, clips_from_cuts, scan_video
 
@@ -30,7 +31,7 @@ def test_bad_options_are_rejected() -> None:
         ShotOptions(min_clip=30, max_clip=20)
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_scan_finds_the_cut_between_two_clips(tmp_path: Path) -> None:
     """A cockatoo clip followed by a city time-lapse yields a cut at the join (+- 0.6 s)."""
     from viewfinder.eval.compose import concat, media_duration, normalize_clip

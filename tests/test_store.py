@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from pathlib import Path
 
 import pytest
 
-from viewfinder.indexes.store import VideoStore, clear, list_indexes, read_json
+from viewfinder.indexes.store import StoreError, VideoStore, clear, list_indexes, read_json
 
 
 def test_part_is_found_only_with_its_recipe(tmp_path: Path) -> None:
@@ -89,3 +90,68 @@ def test_concurrent_writers_leave_valid_parts(tmp_path: Path) -> None:
         len(builds) == 1 and (builds[0] / "manifest.json").is_file() and (builds[0] / "x").is_file()
     )
     assert not [p for p in (store.directory / "speech").iterdir() if p.name.startswith(".")]
+
+
+def test_manifest_records_a_checksum_of_every_file(tmp_path: Path) -> None:
+    """A part's manifest lists the size and sha256 of each of its files (written with them)."""
+    import hashlib
+
+    store = VideoStore(tmp_path, "abc")
+    path = store.write_part("speech", {"v": 1}, lambda d: (d / "a.json").write_text("[1, 2]"))
+    files = read_json(path / "manifest.json")["files"]
+    assert files == {"a.json": {"size": 6, "sha256": hashlib.sha256(b"[1, 2]").hexdigest()}}
+    assert store.check(path).ok and store.check(path).sealed
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda d: (d / "a.json").write_text("[1, 3]"), "does not match its sha256"),
+        (lambda d: (d / "a.json").write_text("[1"), "has 2 bytes"),
+        (lambda d: (d / "a.json").unlink(), "a.json is missing"),
+        (lambda d: (d / "manifest.json").write_text("{"), "manifest.json is unreadable"),
+        (lambda d: (d / "manifest.json").unlink(), "manifest.json is missing"),
+    ],
+)
+def test_damaged_part_is_not_found_and_is_replaced(tmp_path: Path, damage, words, caplog) -> None:
+    """find_part does not return a damaged build (and says why in one warning); writing the
+    part again replaces it."""
+    store = VideoStore(tmp_path, "abc")
+    path = store.write_part("speech", {"v": 1}, lambda d: (d / "a.json").write_text("[1, 2]"))
+    damage(path)
+    assert store.find_part("speech", {"v": 1}) is None
+    assert store.find_part("speech", {"v": 1}) is None
+    warnings = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(warnings) == 1 and words in warnings[0]
+    assert words in list_indexes(tmp_path)[0].damaged["speech"]
+    store.write_part("speech", {"v": 1}, lambda d: (d / "a.json").write_text("[1, 2]"))
+    found = store.find_part("speech", {"v": 1})
+    assert found is not None and (found / "a.json").read_text() == "[1, 2]"
+
+
+def test_part_without_checksums_is_found_and_sealed(tmp_path: Path) -> None:
+    """A build from before checksums is served (verified by its loader) and seal() records
+    them, after which a change to it is caught."""
+    store = VideoStore(tmp_path, "abc")
+    path = store.write_part("shots", {"v": 1}, lambda d: (d / "clips.json").write_text("[]"))
+    manifest = read_json(path / "manifest.json")
+    del manifest["files"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    assert store.find_part("shots", {"v": 1}) == path and not store.check(path).sealed
+    assert list_indexes(tmp_path)[0].unsealed == ("shots",)
+    assert store.seal(path) and store.check(path).sealed
+    (path / "clips.json").write_text("{}")
+    assert store.find_part("shots", {"v": 1}) is None
+
+
+def test_write_failure_is_a_store_error(tmp_path: Path) -> None:
+    """An OSError while a part is written (disk full, say) is a StoreError saying what to do,
+    and no half-written build is left behind."""
+
+    def disk_full(directory: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    store = VideoStore(tmp_path, "abc")
+    with pytest.raises(StoreError, match="No space left.*VIEWFINDER_CACHE"):
+        store.write_part("speech", {"v": 1}, disk_full)
+    assert list((store.directory / "speech").iterdir()) == []

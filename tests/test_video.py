@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MEDIA_MISSING
 
 from viewfinder.errors import (
+    BackendUnavailableError,
     CorruptVideoError,
     EmptyVideoError,
     NotAVideoError,
@@ -20,12 +22,13 @@ from viewfinder.errors import (
     VideoNotFoundError,
 )
 from viewfinder.tools import video as vt
+from viewfinder.tools.audio import load_audio
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 HELLO = MEDIA / "hello_terminal.mp4"
 COCKATOO = MEDIA / "cockatoo.mp4"
 
-pytestmark = pytest.mark.skipif(not HELLO.exists(), reason=f"real media not found in {MEDIA}")
+pytestmark = pytest.mark.skipif(not HELLO.exists(), reason=MEDIA_MISSING)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_video_without_audio_track_gives_no_audio() -> None:
     info = vt.probe(webm)
     assert not info.has_audio and info.audio_codec is None
     assert info.duration == pytest.approx(37.1, abs=0.1)
-    assert vt.load_audio(webm) is None
+    assert load_audio(webm) is None
 
 
 # --- frames -----------------------------------------------------------------------------------
@@ -148,6 +151,41 @@ def test_auto_selection_follows_measured_speed_order() -> None:
     expected = next(n for n in vt.SPEED_ORDER if n in vt.AVAILABLE_BACKENDS)
     with vt.open_video(HELLO) as reader:
         assert expected == reader.BACKEND_NAME
+
+
+def test_a_backend_that_cannot_decode_is_left_out_and_named_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backend whose test decode fails is not registered: open_video() without a backend
+    uses another, and asking for it by name says why it is out and how to fix it."""
+    from viewfinder.tools.video import backends
+
+    def no_ffmpeg_libs(cls: type) -> None:
+        raise RuntimeError("Could not load libtorchcodec.\nLikely causes: ...")
+
+    monkeypatch.setattr(backends.TorchCodecReader, "check_decodes", classmethod(no_ffmpeg_libs))
+    monkeypatch.setattr(backends, "_UNAVAILABLE", {})
+    monkeypatch.setattr(backends, "AVAILABLE_BACKENDS", backends._Backends())
+    assert "torchcodec" not in backends.AVAILABLE_BACKENDS
+    assert "pyav" in backends.AVAILABLE_BACKENDS
+    with vt.open_video(HELLO) as reader:
+        assert reader.BACKEND_NAME != "torchcodec"
+    with pytest.raises(BackendUnavailableError, match="Could not load libtorchcodec") as e:
+        vt.open_video(HELLO, backend="torchcodec")
+    assert "apt-get install -y ffmpeg" in str(e.value) and "pyav" in str(e.value)
+
+
+def test_load_audio_moved_to_tools_audio_but_old_imports_still_work() -> None:
+    """``from viewfinder.tools.video import load_audio`` still works, whichever module is
+    imported first (tools.audio imports the video package, which re-exports load_audio)."""
+    for first in ("viewfinder.tools.audio", "viewfinder.tools.video"):
+        code = (
+            f"import {first}; "
+            "from viewfinder.tools.video import load_audio as old; "
+            "from viewfinder.tools.audio import load_audio as new; "
+            "assert old is new"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_importing_video_module_loads_no_heavy_backend() -> None:
@@ -287,7 +325,7 @@ def test_variable_frame_rate_frames_at_times(vfr_video: Path, backend: str) -> N
 
 def test_load_audio_downmixes_5_1_to_mono_16k() -> None:
     """The 5.1 AAC track of channel_ident_slides.mp4 becomes mono 16 kHz float32 of full length."""
-    audio = vt.load_audio(MEDIA / "channel_ident_slides.mp4")
+    audio = load_audio(MEDIA / "channel_ident_slides.mp4")
     assert audio is not None and audio.dtype == np.float32 and audio.ndim == 1
     assert len(audio) / 16000 == pytest.approx(46.6, abs=0.15)
     assert float(np.sqrt(np.mean(audio**2))) > 0.01 and float(np.abs(audio).max()) <= 1.0
@@ -300,7 +338,7 @@ def test_load_audio_resamples_8k_speech() -> None:
 
     with av.open(str(wav)) as c:
         seconds = c.duration / 1e6
-    audio = vt.load_audio(wav, sample_rate=16000)
+    audio = load_audio(wav, sample_rate=16000)
     assert audio is not None
     assert len(audio) / 16000 == pytest.approx(seconds, abs=0.05)
     assert float(np.abs(audio).max()) > 0.05  # speech, not silence
@@ -324,7 +362,7 @@ def test_sample_times_are_segment_centres() -> None:
         vt.sample_times(0.0, 3)
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
     """PyAV's seek to 36.07 s of this WebM lands past its last frame; the reader steps back."""
     from viewfinder.tools.video import open_video
@@ -338,7 +376,7 @@ def test_a_seek_near_the_end_of_a_webm_still_finds_the_frame() -> None:
     assert np.array_equal(alone, in_order)
 
 
-@pytest.mark.skipif(not MEDIA.is_dir(), reason="shared media (../shared/media) not present")
+@pytest.mark.skipif(not MEDIA.is_dir(), reason=MEDIA_MISSING)
 def test_theora_frames_match_a_single_threaded_decode() -> None:
     """Frame-threaded Theora decoding gave other pictures (and different ones from run to run);
     the reader and the shot scan decode message_board.ogv as one decoder thread does."""

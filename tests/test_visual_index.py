@@ -211,11 +211,11 @@ class _Counting:
         self.inner, self.stop_after, self.frames = inner, stop_after, 0
         self.identity, self.dim, self.image_size = inner.identity, inner.dim, inner.image_size
 
-    def embed_images(self, images, batch_size: int = 32):  # noqa: ANN001, ANN201
+    def embed_images(self, images, batch_size: int = 32, source_size=None):  # noqa: ANN001, ANN201
         if self.stop_after is not None and self.frames >= self.stop_after:
             raise KeyboardInterrupt
         self.frames += len(images)
-        return self.inner.embed_images(images, batch_size=batch_size)
+        return self.inner.embed_images(images, batch_size=batch_size, source_size=source_size)
 
 
 def test_store_build_resumes_after_interrupt_and_is_reused(clip, tmp_path: Path) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ does not depend on them: token counts, budgets, order, positions and the answer'
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,153 +18,19 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_vlm import build  # noqa: E402
+
 from viewfinder.answer import Evidence  # noqa: E402
 from viewfinder.errors import BudgetError, UnknownCompressorError  # noqa: E402
 from viewfinder.tools.compress import COMPRESSORS  # noqa: E402
 from viewfinder.tools.vlm import VisualClip, load_vlm  # noqa: E402
 
-FAMILY_SPECIALS = {
-    "smolvlm": [
-        "<image>",
-        "<fake_token_around_image>",
-        "<global-img>",
-        "<end_of_utterance>",
-        "<|im_start|>",
-    ],
-    "qwen2_vl": [
-        "<|image_pad|>",
-        "<|video_pad|>",
-        "<|vision_start|>",
-        "<|vision_end|>",
-        "<|im_start|>",
-        "<|im_end|>",
-    ],
-    "llava_onevision": ["<image>", "<video>", "<|im_start|>", "<|im_end|>"],
-}
-CORPUS = [
-    "Question: what is shown in the video? Options: (A) a cat (B) a dog (C) a car",
-    "Best Option: (A) Answer with the option's letter from the given choices directly.",
-    "Frame from 00:01.0: Clip 1 speech text system user assistant helpful",
-] * 20
-
-
-def _tokenizer(specials: list[str]):  # noqa: ANN202
-    """A small byte-level BPE trained here (no hub), with the family's special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|endoftext|>", *specials],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=specials,
-    )
-
-
-def _text_config(kind: str, vocab: int, **extra) -> dict:  # noqa: ANN003
-    return dict(
-        model_type=kind,
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=96,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        **extra,
-    )
-
 
 def _build(family: str, root: Path) -> Path:
-    """Save a tiny random checkpoint of ``family`` with tokenizer and image processor."""
-    torch.manual_seed(0)
-    tok = _tokenizer(FAMILY_SPECIALS["qwen2_vl" if family == "qwen2_5_vl" else family])
-    vocab = len(tok)
-    ids = tok.convert_tokens_to_ids
-    if family == "smolvlm":
-        cfg = transformers.SmolVLMConfig(
-            vision_config=dict(
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                image_size=64,
-                patch_size=8,
-            ),
-            text_config=_text_config("llama", vocab),
-            scale_factor=2,
-            image_token_id=ids("<image>"),
-        )
-        model = transformers.SmolVLMForConditionalGeneration(cfg)
-        proc = transformers.SmolVLMImageProcessor(
-            size={"longest_edge": 64}, max_image_size={"longest_edge": 64}, do_image_splitting=False
-        )
-    elif family in ("qwen2_vl", "qwen2_5_vl"):
-        vision = dict(
-            depth=2,
-            hidden_size=32,
-            num_heads=2,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-        )
-        text = _text_config(
-            family + "_text" if family == "qwen2_5_vl" else "qwen2_vl_text",
-            vocab,
-            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [4, 6, 6]},
-        )
-        if family == "qwen2_5_vl":
-            vision.update(
-                intermediate_size=64, out_hidden_size=64, window_size=56, fullatt_block_indexes=[1]
-            )
-            cls = transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration
-        else:
-            vision.update(embed_dim=32, mlp_ratio=2)
-            text_hidden = 64
-            vision["hidden_size"] = text_hidden
-            cls = transformers.Qwen2VLConfig, transformers.Qwen2VLForConditionalGeneration
-        cfg = cls[0](
-            vision_config=vision,
-            text_config=text,
-            image_token_id=ids("<|image_pad|>"),
-            video_token_id=ids("<|video_pad|>"),
-            vision_start_token_id=ids("<|vision_start|>"),
-            vision_end_token_id=ids("<|vision_end|>"),
-        )
-        model = cls[1](cfg)
-        proc = transformers.Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=112 * 112)
-    else:
-        cfg = transformers.LlavaOnevisionConfig(
-            vision_config=dict(
-                model_type="siglip_vision_model",
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=3,
-                num_attention_heads=2,
-                image_size=32,
-                patch_size=4,
-            ),
-            text_config=_text_config("qwen2", vocab),
-            image_token_id=ids("<image>"),
-            video_token_id=ids("<video>"),
-            vision_feature_layer=-2,
-            vision_feature_select_strategy="full",
-        )
-        model = transformers.LlavaOnevisionForConditionalGeneration(cfg)
-        proc = transformers.LlavaOnevisionImageProcessor(size={"height": 32, "width": 32})
-    path = root / family
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    proc.save_pretrained(path)
-    return path
+    """A tiny random checkpoint with the family's real chat template, small image settings."""
+    return build(family, root, real_images=False)
 
 
 FAMILIES = ["smolvlm", "qwen2_vl", "qwen2_5_vl", "llava_onevision"]
@@ -240,16 +107,11 @@ def test_unknown_compressor_lists_valid_names(checkpoint: Path) -> None:
 
 
 def test_qwen_positions_keep_kept_tokens_grid_places(tmp_path: Path) -> None:
-    """Qwen M-RoPE ids of kept tokens are their original (row, col); text resumes after."""
-    from viewfinder.tools.compress import Compressed
-
+    """Qwen M-RoPE ids of kept tokens are those of their original grid cells in the full
+    prompt (as get_rope_index gives them); text after an image resumes where it would have."""
     vlm = load_vlm(str(_build("qwen2_vl", tmp_path)), compressor="attention", budget=4)
-    kept = Compressed([torch.zeros(3, 64)], [torch.tensor([1, 6, 15])], "test")
-    segments = [("text", torch.arange(5)), ("image", 0), ("text", torch.arange(3))]
-    pos = vlm.family.positions(segments, kept, [(4, 4)])[:, 0].tolist()
-    assert pos[0] == [0, 1, 2, 3, 4, 5, 5, 5, 9, 10, 11]  # temporal
-    assert pos[1] == [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11]  # rows 0, 1, 3
-    assert pos[2] == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]  # cols 1, 2, 3
+    clips = _clips(1, 1, (112, 112))
+    encoded = vlm.encode(clips)
     seen = {}
 
     def grab(module, args, kwargs):  # noqa: ANN001, ANN202
@@ -257,8 +119,30 @@ def test_qwen_positions_keep_kept_tokens_grid_places(tmp_path: Path) -> None:
 
     handle = vlm.family.language_model.register_forward_pre_hook(grab, with_kwargs=True)
     try:
-        ans = vlm.answer(_clips(1, 1, (112, 112)), "What?", options=["x", "y"])
+        ans = vlm.answer_encoded(clips, encoded, "What?", options=["x", "y"])
     finally:
         handle.remove()
-    assert tuple(seen["pos"].shape) == (3, 1, ans.prompt_tokens)
     assert ans.visual_tokens == 4 and ans.visual_tokens_before == 16  # 112 px: 4x4 merged
+    assert tuple(seen["pos"].shape) == (3, 1, ans.prompt_tokens)
+
+    from viewfinder.tools.vlm import _question_text
+
+    prompt = vlm.prompt(clips, _question_text("What?", ["x", "y"]), ["x", "y"])
+    batch = vlm._processed(prompt, encoded.media)
+    full = vlm.family.positions(batch)[:, 0]
+    slots = (batch["input_ids"][0] == vlm.family.placeholder_id).nonzero().flatten()
+    start = int(full[0, slots[0]])
+    # Full prompt: the 4x4 grid sits at start + (0, row, col); text resumes at start + 4.
+    assert full[1, slots].tolist() == [start + r for r in range(4) for _ in range(4)]
+    assert full[2, slots].tolist() == [start + c for _ in range(4) for c in range(4)]
+    assert int(full[0, slots[-1] + 1]) == start + 4
+    # The compressed prompt is the full one minus the dropped slots, nothing renumbered.
+    from viewfinder.tools.compress import compress
+
+    kept = compress(encoded.tokens, 4, "attention")
+    keep = vlm.keep_mask(batch, encoded, kept)
+    assert int(keep.sum()) == ans.prompt_tokens
+    np.testing.assert_array_equal(seen["pos"][:, 0].numpy(), full[:, keep].numpy())
+    assert set(slots[kept.index[0]].tolist()) == set(slots.tolist()) & set(
+        keep.nonzero().flatten().tolist()
+    )

@@ -53,3 +53,19 @@ def save_tiny_clip(directory: Path, seed: int = 0, layout: str = "hub") -> Path:
     safetensors.torch.save_file(model.state_dict(), str(directory / "open_clip_model.safetensors"))
     save_config_for_hf(model, directory / "open_clip_config.json", TINY_CFG)
     return directory
+
+
+def save_random_clip(directory: Path, arch: str, seed: int = 0) -> Path:
+    """Save open_clip architecture ``arch`` (full size, random weights) in the hub layout a
+    user's downloaded checkpoint has, and return the directory."""
+    import open_clip
+    import safetensors.torch
+    import torch
+    from open_clip.push_to_hf_hub import save_config_for_hf
+
+    torch.manual_seed(seed)
+    model = open_clip.create_model(arch)  # random: no pretrained tag
+    directory.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(model.state_dict(), str(directory / "open_clip_model.safetensors"))
+    save_config_for_hf(model, directory / "open_clip_config.json", open_clip.get_model_config(arch))
+    return directory

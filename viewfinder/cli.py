@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import ViewfinderError
@@ -134,37 +135,49 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="VLM visual-token compressor (default: diversity)",
     )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="where CLIP and the VLM run: auto (GPU if present), cpu, cuda, cuda:N (auto)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from .qa import VideoQA
-    from .settings import Settings
+    from .qa import VideoQA, validate_question
+    from .settings import Settings, check_cache_writable, check_model_names
 
+    models_named = {"llm": args.llm, "asr": args.asr, "ocr": args.ocr, "vlm": args.vlm}
     overrides = {
         k: v
         for k, v in {
             "budget": args.budget,
             "strategy": args.strategy,
             "frames": args.frames,
-            "llm": args.llm,
-            "asr": args.asr,
-            "ocr": args.ocr,
-            "vlm": args.vlm,
             "compressor": args.compressor,
+            "device": args.device,
             "max_steps": args.max_steps,
             "flags": tuple(args.flags) if args.flags else None,
+            **models_named,
         }.items()
         if v is not None
     }
-    qa = VideoQA(Settings.from_env(**overrides))
-    explain_to = None
-    if args.explain:
-        from .agent.explain import check_out_path
+    # Everything that can be checked is checked here, before a model loads or a frame decodes.
+    settings = Settings.from_env(**overrides)
+    validate_question(args.question, args.option)
+    check_distinct_options(args.option)
+    check_cache_writable(settings.cache_root)  # weights are assembled there on first use
+    # A model named on the command line must be installed, not just known.
+    check_model_names(settings, installed=tuple(k for k, v in models_named.items() if v))
+    explain_to = check_explain_path(args.explain) if args.explain else None
+    if explain_to is not None:
+        import os
 
-        explain_to = check_out_path(args.explain)  # a bad suffix fails before the slow work
+        # matplotlib keeps a font cache and config in ~/.cache and ~/.config: keep it in ours.
+        os.environ.setdefault("MPLCONFIGDIR", str(settings.cache_root / "matplotlib"))
+    qa = VideoQA(settings)
     bars = ProgressBars(enabled=not (args.quiet or args.json) and sys.stderr.isatty())
     try:
         answer = qa.ask(
@@ -172,17 +185,75 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     finally:
         bars.close()
+    # The answer is printed before the explanation is drawn: a failure there must not lose it.
+    if args.json:
+        print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(format_answer(answer), flush=True)
     if explain_to is not None:
         from .agent.explain import explain
 
-        agent = qa.settings.strategy == "agent"
-        index = qa.index(args.video, subtitles=args.subtitles) if agent else None
-        explain(answer, args.video, explain_to, index=index, question=args.question)
-    if args.json:
-        print(json.dumps(answer.as_dict(), ensure_ascii=False))
-        return 0
-    print(format_answer(answer))
+        try:
+            agent = qa.settings.strategy == "agent"
+            index = qa.index(args.video, subtitles=args.subtitles) if agent else None
+            explain(answer, args.video, explain_to, index=index, question=args.question)
+        except (OSError, ViewfinderError) as e:
+            if args.debug:
+                raise
+            # Exit 1: the answer is on stdout, but a file the user asked for is missing.
+            print(
+                f"error: the answer is above, but the explanation was not written: {e}",
+                file=sys.stderr,
+            )
+            return 1
     return 0
+
+
+def check_distinct_options(options: Sequence[str] | None) -> None:
+    """Reject ``--option`` values that repeat one another (the choice between them is a coin toss).
+
+    Only the command line checks this: benchmark annotations do repeat options (24 of
+    LongVideoBench's 1337 validation questions), and the library answers them as given.
+    """
+    seen: dict[str, int] = {}
+    for n, option in enumerate(options or [], start=1):
+        key = " ".join(option.split()).casefold()
+        if key in seen:
+            from .errors import InvalidQuestionError
+
+            raise InvalidQuestionError(
+                f"--option {seen[key]} and --option {n} are the same ({option.strip()!r}); "
+                "give each option different text."
+            )
+        seen[key] = n
+
+
+def check_explain_path(path: str) -> Path:
+    """The ``--explain`` path, checked before any work: known suffix, writable folder."""
+    import importlib.util
+    import os
+
+    from .agent.explain import check_out_path
+    from .errors import MissingDependencyError, OutputPathError
+
+    out = check_out_path(path)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MissingDependencyError("matplotlib", "plot", "Drawing the --explain timeline")
+    if out.is_dir():
+        raise OutputPathError(
+            f"Cannot write the explanation to {out}: it is a folder. Give a file name, e.g. "
+            f"--explain {out / 'explain.png'}"
+        )
+    folder = out.parent
+    while not folder.exists():  # the folders explain() would create
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        what = "is not a folder" if not folder.is_dir() else "is not writable"
+        raise OutputPathError(
+            f"Cannot write the explanation to {out}: {folder} {what}. Pass --explain a path "
+            "in a folder you can write to."
+        )
+    return out
 
 
 def format_answer(answer: Any) -> str:
@@ -250,7 +321,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     handlers["models"] = run_models
-    for name, module in (("index", ".indexes.cli"), ("eval", ".eval.cli")):
+    for name, module in (
+        ("index", ".indexes.cli"),
+        ("eval", ".eval.cli"),
+        ("serve", ".serve.cli"),
+        ("mcp", ".serve.mcp_cli"),
+    ):
         mod = _optional_command(module)
         if mod is not None:
             mod.add_parser(sub)

@@ -59,6 +59,22 @@ class EmptyVideoError(VideoError):
         )
 
 
+class IndexDamagedError(ViewfinderError):
+    """A part of a video's index failed its checksum or did not load, and rebuilding it from
+    the video did not give a part that does."""
+
+    def __init__(self, video: object, part: str, problem: str, directory: object) -> None:
+        import shlex
+
+        super().__init__(
+            f"The {part} index of {video} is damaged ({problem}) and rebuilding it did not "
+            f"help. Remove the index with `viewfinder index --clear {shlex.quote(str(video))}` "
+            f"and index again; if that fails too, check the disk that holds {directory}."
+        )
+        self.part = part
+        self.problem = problem
+
+
 class UnknownBackendError(ViewfinderError, ValueError):
     """A backend name (video decoder, OCR engine, ...) that does not exist; lists valid names."""
 
@@ -68,7 +84,8 @@ class BackendUnavailableError(ViewfinderError, ImportError):
 
 
 class SettingsError(ViewfinderError, ValueError):
-    """A setting names something viewfinder does not have (the message lists what it has)."""
+    """A setting (argument, command-line flag or ``VIEWFINDER_*`` variable) has an unusable
+    value, or names something viewfinder does not have (the message lists what it has)."""
 
 
 class UnknownStrategyError(SettingsError):
@@ -125,6 +142,10 @@ class SubtitleError(AnnotationError, ValueError):
     """A subtitle file (SRT, WebVTT, LongVideoBench JSON) or subtitle lines are unusable."""
 
 
+class PredictionsError(ViewfinderError, ValueError):
+    """A predictions file given to ``viewfinder eval score`` is unusable."""
+
+
 class BudgetError(ViewfinderError, ValueError):
     """A visual-token budget cannot be honoured (e.g. fewer tokens than images)."""
 
@@ -136,6 +157,24 @@ class UnknownCompressorError(ViewfinderError, KeyError):
         return str(self.args[0])
 
 
+class CacheNotWritableError(ViewfinderError, OSError):
+    """The cache directory cannot be created or written."""
+
+    def __init__(self, path: object, detail: str) -> None:
+        super().__init__(
+            f"Cannot write to the cache directory {path} ({detail}). Set VIEWFINDER_CACHE "
+            "to a writable directory, e.g. VIEWFINDER_CACHE=~/.cache/viewfinder."
+        )
+
+
+class OutputPathError(ViewfinderError, OSError):
+    """A file the user asked for (e.g. ``--explain OUT.png``) cannot be written there."""
+
+
+class UnsafePathError(ViewfinderError, ValueError):
+    """A path read from a file (e.g. an annotation's video) points outside its allowed root."""
+
+
 def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a module
     """Import ``module`` or raise :class:`MissingDependencyError` naming the extra."""
     import importlib
@@ -144,3 +183,7 @@ def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a 
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingDependencyError(module.split(".")[0], extra, purpose) from e
+
+
+class DeviceError(ViewfinderError, ValueError):
+    """A requested compute device does not exist on this machine, or is not a device name."""

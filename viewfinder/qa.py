@@ -13,13 +13,18 @@ from .answer import Answer
 from .errors import InvalidQuestionError, UnknownStrategyError
 from .progress import Progress
 from .runtime import Models
-from .settings import Settings
+from .settings import Settings, check_model_names
 
 logger = logging.getLogger(__name__)
 
 # (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
 Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
+# Longest question (options included) accepted, in characters. The answering LLM's 4096-token
+# context holds the prompt (700 tokens reserved) and at least 256 tokens of evidence, leaving
+# 3140 for the question; text in practice takes at least one character per token, so 3000
+# characters fit (the longest MLVU / LongVideoBench question with its options has 2796).
+MAX_QUESTION_CHARS = 3000
 STRATEGIES = ("agent", "uniform")
 
 
@@ -32,17 +37,24 @@ class VideoQA:
 
     Args:
         settings: What to compute with; defaults to :meth:`Settings.from_env`.
+        models: A model owner to share with other VideoQA objects of this process (a server
+            answering with several budgets); it loads by its own settings' model choices, and
+            :meth:`close` leaves it to whoever made it. None: this object makes its own.
         **overrides: Individual settings, e.g. ``VideoQA(budget=512, llm="qwen2.5-0.5b")``.
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, models: Models | None = None, **overrides: Any
+    ) -> None:
         base = settings if settings is not None else Settings.from_env()
         self.settings = base.replace(**overrides) if overrides else base
         if self.settings.strategy not in STRATEGIES:
             raise UnknownStrategyError(
                 f"Unknown strategy {self.settings.strategy!r}; choose one of {list(STRATEGIES)}"
             )
-        self.models = Models(self.settings)
+        check_model_names(self.settings)  # a mistyped model name fails here, not after indexing
+        self._owns_models = models is None
+        self.models = models if models is not None else Models(self.settings)
         # Per-video evidence (uniform) and index handles (agent), keyed by content fingerprint.
         self._evidence: dict[str, dict[str, Any]] = {}
         self._indexes: dict[str, Any] = {}
@@ -65,11 +77,13 @@ class VideoQA:
             An ``IndexHandle``: shots, speech, screen text and (with CLIP weights) frames,
             searchable one by one or fused.
         """
-        from .tools.video import fingerprint, probe
+        from .indexes.fingerprint import video_key
+        from .tools.video import probe
 
         path = Path(video).expanduser()
-        lines = None if subtitles is None else _subtitle_lines(subtitles, probe(path).duration)
-        return self._index(path, fingerprint(path), progress, lines)
+        info = probe(path)  # a missing or broken file is a typed error before the cache key is read
+        lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
+        return self._index(path, video_key(self.settings.cache_root, path), progress, lines)
 
     def _index(
         self,
@@ -90,11 +104,12 @@ class VideoQA:
         return self._indexes[key]
 
     def close(self) -> None:
-        """Release the loaded models and the cached per-video indexes (a later call loads
-        them again)."""
+        """Release the loaded models (unless they were shared in with ``models=``) and the
+        cached per-video indexes (a later call loads them again)."""
         self._indexes.clear()
         self._evidence.clear()
-        self.models.close()
+        if self._owns_models:
+            self.models.close()
 
     def __enter__(self) -> VideoQA:
         return self
@@ -142,7 +157,10 @@ class VideoQA:
         lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
         if self.settings.strategy == "agent":
             from .agent.run import answer_agent
+            from .indexes.fingerprint import video_key
 
+            # The index's own key: a same-size rewrite of the file is a different video.
+            key = video_key(self.settings.cache_root, path)
             cached = _index_key(key, lines) in self._indexes
             handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s
@@ -190,9 +208,17 @@ def validate_question(question: str, options: Sequence[str] | None) -> tuple[str
             "The question is empty. Ask something about the video, e.g. "
             '"What command does the speaker type?"'
         )
-    if options is None:
+    cleaned = None if options is None else [str(o).strip() for o in options]
+    length = len(question.strip()) + sum(len(o) for o in cleaned or [])
+    if length > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"{'The question and its options are' if cleaned else 'The question is'} {length} "
+            "characters long; "
+            f"at most {MAX_QUESTION_CHARS} fit beside the evidence in the answering model's "
+            "context. Shorten the question (ask about one thing at a time)."
+        )
+    if cleaned is None:
         return question.strip(), None
-    cleaned = [str(o).strip() for o in options]
     if not MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS:
         raise InvalidQuestionError(
             f"A multiple-choice question needs {MIN_OPTIONS}-{MAX_OPTIONS} "

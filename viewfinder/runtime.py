@@ -257,11 +257,12 @@ class Models:
         if role == "clip":
             from .tools.clip import load_clip
 
-            return load_clip(name, cache_dir=s.cache_root, threads=threads), identity
+            clip = load_clip(name, cache_dir=s.cache_root, threads=threads, device=s.device)
+            return clip, identity
         if role == "text-embedding":
-            from .tools.text_embed import load_text_embedder
+            from .tools.text_embed import text_embedder
 
-            return load_text_embedder(name, s.cache_root, options), identity
+            return text_embedder(name, options, s.cache_root), identity
         from .tools.llm import load_llm
 
         return load_llm(name, options, cache_dir=s.cache_root), identity
@@ -286,6 +287,7 @@ class Models:
                 budget=s.budget,
                 threads=threads,
                 cache_dir=s.cache_root,
+                device=s.device,
             )
             return vlm, identity
         self._disable(

@@ -13,9 +13,27 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ViewfinderError
+from .errors import CacheNotWritableError, SettingsError, ViewfinderError
 
 ENV_PREFIX = "VIEWFINDER_"
+# Settings that must be whole numbers of at least this much: (least value, what it counts).
+# Checked when Settings is built, so a bad flag fails before any video is read or model loaded.
+MINIMUMS = {
+    "budget": (1, "visual tokens"),
+    "frames": (1, "frames"),
+    "ocr_max_side": (32, "pixels"),
+    "threads": (1, "CPU threads"),
+    "max_steps": (1, "agent looks"),
+}
+# Settings field -> model registry role (see `viewfinder models`).
+MODEL_ROLES = {
+    "asr": "asr",
+    "ocr": "ocr",
+    "llm": "llm",
+    "text_embedding": "text-embedding",
+    "clip": "clip",
+    "vlm": "vlm",
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +54,9 @@ class Settings:
     ocr: str | None = "rapidocr"
     # 1.5B: at a 12-line prompt it put 0.75 on the right option where 0.5B put 0.39.
     llm: str | None = "qwen2.5-1.5b"
-    text_embedding: str | None = "minilm"
+    # The int8 ONNX MiniLM runs without torch and retrieves as the torch one does
+    # (bench/text_embed_bench.py); "minilm" is the sentence-transformers original.
+    text_embedding: str | None = "minilm-int8"
     clip: str | None = "ViT-B-32/laion2b_s34b_b79k"
     # None = use a VLM only if one is installed; never a random-weight model.
     vlm: str | None = None
@@ -47,6 +67,9 @@ class Settings:
     language: str | None = None
     # CPU threads per model; 2 matches this project's reference machine.
     threads: int = 2
+    # Where CLIP and the VLM run: "auto" (a CUDA GPU in half precision if torch sees one,
+    # else the CPU in float32), "cpu", "cuda" or "cuda:N".
+    device: str = "auto"
     # Where indexes and assembled weights live; None = $XDG_CACHE_HOME/viewfinder.
     cache_dir: Path | None = None
     # Video decoding backend ("pyav", "torchcodec", "decord"); None = fastest installed.
@@ -56,6 +79,16 @@ class Settings:
     # Agent ablation switches: "no-plan", "no-reflect", "frames-not-clips", "no-zoom",
     # "no-verify".
     flags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name, (least, unit) in MINIMUMS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                flag = "--" + name.replace("_", "-")
+                raise SettingsError(
+                    f"{name} must be a whole number of at least {least} {unit}, got {value!r}. "
+                    f"Pass a valid value (command line {flag}, or {ENV_PREFIX}{name.upper()})."
+                )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -92,6 +125,48 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "viewfinder"
+
+
+def check_cache_writable(root: Path) -> Path:
+    """Create ``root`` if needed and prove a file can be written in it; returns ``root``.
+
+    Raises:
+        CacheNotWritableError: the folder cannot be created or written (the message says to
+            set ``VIEWFINDER_CACHE``).
+    """
+    import tempfile
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise CacheNotWritableError(root, e.strerror or type(e).__name__) from e
+    return root
+
+
+def check_model_names(settings: Settings, installed: tuple[str, ...] = ()) -> None:
+    """Raise for a model setting that names no registered model and no existing path.
+
+    Cheap (no weights are located or loaded), so callers run it before any work. Roles in
+    ``installed`` (settings field names, e.g. ``("llm",)`` for an explicit ``--llm``) must
+    also have their weights on this machine.
+
+    Raises:
+        UnknownModelError: the name is not registered (the message lists valid names).
+        ModelNotInstalledError: a path that does not exist, or an ``installed`` role whose
+            weights are missing (the message gives the install command).
+    """
+    from .models import check_name, resolve
+
+    for field_name, role in MODEL_ROLES.items():
+        name = getattr(settings, field_name)
+        if not name:
+            continue
+        if field_name in installed:
+            resolve(role, name, settings.cache_root)
+        else:
+            check_name(role, name)
 
 
 def _parse(name: str, type_: Any, raw: str) -> Any:

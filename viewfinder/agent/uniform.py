@@ -112,7 +112,7 @@ def transcribe(
     if asr is None:
         notes.append(f"speech unavailable: {models.missing('asr')}")
         return []
-    from ..tools.video import load_audio
+    from ..tools.audio import load_audio
 
     audio = load_audio(video)
     if audio is None or len(audio) == 0:

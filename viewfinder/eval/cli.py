@@ -3,6 +3,12 @@
     viewfinder eval longvideobench --annotations lvb_val.json --videos DIR --out runs/lvb
     viewfinder eval mlvu --annotations MLVU/json --videos MLVU --out runs/mlvu --budget 256 1024
     viewfinder eval niah --media shared/media --minutes 30 --needles 40 --strategy uniform agent
+    viewfinder eval score videomme --annotations test.parquet --predictions preds.jsonl --out DIR
+
+Every report scores in two modes: official (the benchmark's published scorer, quirks kept, so
+numbers compare with published tables) and strict (same parsing; an unparsable response is
+wrong and every item stays in the denominator). `eval score` scores any system's raw
+responses ({"id", "response"} per line, or a results_*.jsonl) into DIR/score.json.
 
 The lead's ``viewfinder/cli.py`` registers this with :func:`add_parser` and calls :func:`run`.
 Results go to ``OUT/results_<strategy>_b<budget>.jsonl`` (resumable) and ``OUT/report.{md,json}``.
@@ -18,12 +24,14 @@ from pathlib import Path
 from typing import TextIO
 
 from ..cli_help import DefaultsHelpFormatter
-from ..settings import Settings
+from ..settings import Settings, check_model_names
 from .datasets import LOADERS, Dataset, load_mlvu
-from .metrics import SPECS
+from .metrics import SPECS, ScoringOptions, headline, headline_name
 from .report import build_report, load_run
 from .runner import EXECUTORS, AnswererFactory, RunConfig, VideoQAFactory
 from .runner import run as run_items
+from .score import BENCHMARKS as SCORABLE
+from .score import ID_HELP, load_questions, read_predictions, score_predictions, write_score
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,7 @@ STRATEGIES = ("uniform", "agent")
 SUBTITLE_HELP = {
     "longvideobench": (
         "use each item's subtitle file as its speech (skip items without one)",
-        "VIDEOS/subtitles",
+        "subtitles/ beside VIDEOS or the annotations, as released; else VIDEOS/subtitles",
     ),
     "videomme": (
         "use subtitle/<videoID>.srt as the speech (a video without one has none, as in the "
@@ -96,6 +104,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     n.add_argument("--per-video", type=int, default=10, help="needles per haystack video")
     n.add_argument("--seed", type=int, default=0, help="needle positions and phrases")
     _common(n)
+    s = sub.add_parser(
+        "score",
+        help="score raw responses (a predictions JSONL) in official and strict modes",
+        description=f"Score raw responses without running anything; {ID_HELP}.",
+        formatter_class=fmt,
+    )
+    s.add_argument("score_benchmark", choices=SCORABLE, metavar="{" + ",".join(SCORABLE) + "}")
+    s.add_argument("--annotations", type=Path, required=True, help="the benchmark's annotations")
+    s.add_argument(
+        "--predictions",
+        type=Path,
+        required=True,
+        help='JSONL of {"id": ..., "response": "raw model text"} (or a results_*.jsonl)',
+    )
+    s.add_argument("--out", type=Path, required=True, help="writes OUT/score.json, items.jsonl")
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=ScoringOptions().seed,
+        help="seed of LongVideoBench's random option for unparsable responses",
+    )
+    s.add_argument("--debug", action="store_true", help="full tracebacks and debug logging")
     parser.set_defaults(eval_parser=parser)
     return parser
 
@@ -157,10 +187,15 @@ def run(
     ``make_factory`` turns settings into an answerer factory (tests pass a scripted one).
     """
     out = out or sys.stdout
+    if args.benchmark == "score":
+        return run_score(args, out)
     if args.limit is not None and args.limit < 1:
         args.eval_parser.error("--limit must be at least 1")
     if args.workers < 1:
         args.eval_parser.error("--workers must be at least 1")
+    for strategy in args.strategy:  # bad settings fail now, not after the videos are built
+        for budget in args.budget:
+            check_model_names(Settings.from_env(strategy=strategy, budget=budget))
     dataset = load_dataset(args).limited(args.limit)
     _say(
         out,
@@ -173,13 +208,21 @@ def run(
             _say(out, f"  skipped by {key}: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     if dataset.skipped:
         _say(out, f"  e.g. {dataset.skipped[0].id}: {dataset.skipped[0].reason}")
+    # Annotations may name any path; only videos inside this folder are opened.
+    videos_root = args.out / "niah" / "videos" if args.benchmark == "niah" else args.videos
     runs, attempted, failed = [], 0, 0
     for strategy in args.strategy:
         for budget in args.budget:
             settings = Settings.from_env(strategy=strategy, budget=budget)
             path = args.out / f"results_{strategy}_b{budget}.jsonl"
             config = RunConfig(
-                dataset.name, path, args.executor, args.workers, args.retry_failed, args.ray_address
+                dataset.name,
+                path,
+                args.executor,
+                args.workers,
+                args.retry_failed,
+                args.ray_address,
+                videos_root=videos_root,
             )
             summary = run_items(dataset, make_factory(settings), config)
             attempted += summary.answered + summary.failed
@@ -192,18 +235,49 @@ def run(
             )
             runs.append(load_run(path, strategy, budget))
     report = build_report(dataset.name, dataset, runs, args.out)
-    headline = "M-avg" if SPECS[dataset.name].headline == "m_avg" else "accuracy"
+    for gid, reason in dataset.gold_errors()[:5]:
+        _say(out, f"  gold error, scored wrong: {gid}: {reason}")
     for r in report["runs"]:
-        # The headline score (MLVU's M-avg is a mean of per-task accuracies) is not the
-        # fraction right, so both are printed, each named.
-        overall = r["overall"]
-        _say(
-            out,
-            f"{r['label']}: {headline} {100 * r['score']:.1f}%, overall "
-            f"{100 * overall['accuracy']:.1f}% ({overall['correct']}/{overall['total']})",
-        )
+        for mode in ("official", "strict"):
+            _say(out, f"{r['label']} {_mode_line(dataset.name, mode, r[mode])}")
     _say(out, f"report: {args.out / 'report.md'}")
     return 1 if attempted and failed == attempted else 0
+
+
+def _mode_line(benchmark: str, mode: str, m: dict) -> str:
+    # The headline (MLVU's M-avg is a mean of per-task accuracies) is not the fraction
+    # right, so both are printed, each named.
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}%"
+
+    return (
+        f"{mode}: {headline_name(benchmark)} {pct(m['headline'])}, overall {pct(m['overall'])} "
+        f"({m['correct']}/{m['scored']}), unparsed {m['unparsed']}"
+    )
+
+
+def run_score(args: argparse.Namespace, out: TextIO) -> int:
+    """``viewfinder eval score``: score a predictions file, write OUT/score.json."""
+    bench = args.score_benchmark
+    questions = load_questions(bench, args.annotations)
+    responses = read_predictions(args.predictions)
+    result = score_predictions(bench, questions, responses, ScoringOptions(seed=args.seed))
+    path = write_score(result, args.out)
+    _say(out, f"{bench}: {len(result.items)} predictions scored of {len(questions)} questions")
+    if result.not_scorable:
+        reasons = sorted(set(result.not_scorable.values()))
+        _say(out, f"  not scorable offline: {len(result.not_scorable)} ({'; '.join(reasons)})")
+    for gid, reason in list(result.gold_errors.items())[:5]:
+        _say(out, f"  gold error, scored wrong: {gid}: {reason}")
+    if result.missing:
+        _say(out, f"  no prediction for {len(result.missing)} questions (e.g. {result.missing[0]})")
+    if result.unknown:
+        _say(out, f"  {len(result.unknown)} prediction ids unknown (e.g. {result.unknown[0]})")
+    for mode, m in result.modes.items():
+        d = {**m.as_dict(), "correct": m.correct, "headline": headline(bench, m)}
+        _say(out, _mode_line(bench, mode, d))
+    _say(out, f"score: {path}")
+    return 0
 
 
 def _say(out: TextIO, line: str) -> None:

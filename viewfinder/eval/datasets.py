@@ -3,8 +3,10 @@
 Each loader reads the benchmark's own annotation format (see ``BENCHMARKS.md``) and resolves
 every video under a ``videos`` root. An item whose video (or requested subtitle file) is
 missing is returned in :attr:`Dataset.skipped` with the reason, never raised: a partial
-download still evaluates. An annotation file that cannot be read raises
-:class:`~viewfinder.errors.AnnotationError` whose message says how to fix it.
+download still evaluates. A record whose gold answer is unusable (an MLVU answer that is not
+among its candidates) still loads, with the reason in ``meta["gold_error"]``: it is scored
+wrong, as the official scorer does, and the report counts it. An annotation file that cannot
+be read raises :class:`~viewfinder.errors.AnnotationError` whose message says how to fix it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Skipped:
     video: Path  # where the video was looked for
     reason: str  # human-readable cause, e.g. "video not found: /data/lvb/abc.mp4"
     meta: dict[str, Any] = field(default_factory=dict)  # same grouping keys as Item.meta
+    item: Item | None = None  # the question itself: scoring given responses needs no video
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,14 @@ class Dataset:
         """Number of skipped items per value of ``meta[key]`` (e.g. ``duration_group``)."""
         counts = Counter(str(s.meta.get(key)) for s in self.skipped)
         return dict(sorted(counts.items(), key=lambda kv: _natural(kv[0])))
+
+    def questions(self) -> tuple[Item, ...]:
+        """Every question read, runnable or not (``eval score`` needs no videos)."""
+        return self.items + tuple(s.item for s in self.skipped if s.item is not None)
+
+    def gold_errors(self) -> list[tuple[str, str]]:
+        """``(id, reason)`` of every question whose gold answer is unusable (scored wrong)."""
+        return [(q.id, q.meta["gold_error"]) for q in self.questions() if q.meta.get("gold_error")]
 
     def limited(self, limit: int | None) -> Dataset:
         """The first ``limit`` runnable items (skipped items are kept for the report)."""
@@ -134,6 +145,14 @@ def _resolve(videos: Path, candidates: Iterable[str | Path]) -> tuple[Path, bool
     return paths[0], False
 
 
+def _resolve_in(roots: Sequence[Path], name: str) -> tuple[Path, bool]:
+    """``name`` in the first of ``roots`` that has it (else under the first root) and found."""
+    for root in roots:
+        if (root / name).is_file():
+            return root / name, True
+    return roots[0] / name, False
+
+
 def _split(
     name: str,
     rows: Iterable[tuple[Item, bool, str]],
@@ -151,7 +170,7 @@ def _split(
         if ok:
             items.append(item)
         else:
-            skipped.append(Skipped(item.id, item.video, reason, dict(item.meta)))
+            skipped.append(Skipped(item.id, item.video, reason, dict(item.meta), item))
     return Dataset(name, tuple(items), tuple(skipped))
 
 
@@ -166,6 +185,22 @@ def _letter_of(answer_text: str, options: Sequence[str], where: str) -> str:
             f"{where}: the answer {answer_text!r} is not one of the candidates {list(options)}. "
             "Fix the record's 'answer' so it equals one candidate exactly."
         ) from None
+
+
+def _mlvu_gold(answer: Any, options: Sequence[str]) -> tuple[str, str]:
+    """MLVU's gold letter and, when there is none, why (``choice_bench.py`` ``qa_template``).
+
+    The official template walks the candidates and keeps the *last* one equal to the answer
+    (exact string equality), so duplicate candidates give the later letter; an answer equal to
+    no candidate leaves index -1, a gold that no response can match.
+    """
+    matches = [i for i, o in enumerate(options) if o == answer]
+    if matches:
+        return LETTERS[matches[-1]], ""
+    return "", (
+        f"the answer {answer!r} is not one of the candidates {list(options)}; scored wrong "
+        "whatever the response, as MLVU's choice_bench.py does"
+    )
 
 
 def _checked_options(options: Sequence[Any], where: str) -> tuple[str, ...]:
@@ -230,9 +265,10 @@ def _mlvu_item(rec: dict[str, Any], path: Path, n: int, videos: Path) -> tuple[I
                 f"{where}: no candidates and no '(A) ...' option lines in the question. MLVU "
                 "questions list their options; for open-ended questions use the jsonl loader."
             )
-        answer = str(_field(rec, "answer", path, n)).strip().strip("()").strip()
+        raw_answer = str(_field(rec, "answer", path, n))
+        answer, gold_error = raw_answer.strip().strip("()").strip(), ""
         if answer not in LETTERS[: len(options)]:
-            answer = _letter_of(answer, options, where)
+            answer, gold_error = _mlvu_gold(raw_answer, options)
         video_name = str(rec["video_name"])
     elif "video" in rec:  # raw per-task file of the MLVU repository
         task = str(rec.get("question_type") or re.sub(r"^\d+_", "", path.stem))
@@ -242,19 +278,23 @@ def _mlvu_item(rec: dict[str, Any], path: Path, n: int, videos: Path) -> tuple[I
             meta = {k: v for k, v in rec.items() if k not in ("question", "answer")}
             meta["task"] = task
             video, _ = _resolve(videos, _mlvu_video_paths(video_name, path, rec))
-            item = Item(f"{task}_{n}", question, None, str(rec.get("answer", "")), video, meta)
+            item_id = str(rec.get("question_id") or f"{path.stem}/{n}")
+            item = Item(item_id, question, None, str(rec.get("answer", "")), video, meta)
             reason = f"open-ended MLVU task {task!r}: scored by an LLM judge (G-Avg), not here"
             return item, False, reason
         options = _checked_options(_field(rec, "candidates", path, n), where)
-        answer = _letter_of(str(_field(rec, "answer", path, n)), options, where)
+        answer, gold_error = _mlvu_gold(str(_field(rec, "answer", path, n)), options)
     else:
         raise AnnotationError(
             f"{where} has neither 'video' (MLVU json/ task files) nor 'video_name' (HF "
             f"sy1998/MLVU_dev) (has: {sorted(rec)}). Check --annotations and the benchmark name."
         )
-    item_id = str(rec.get("question_id") or f"{task}_{n}")
+    # Raw records have no id: "<task file stem>/<0-based index>" names them (e.g. 2_needle/34).
+    item_id = str(rec.get("question_id") or f"{path.stem}/{n}")
     meta = {k: v for k, v in rec.items() if k not in ("question", "candidates", "answer")}
     meta["task"] = task
+    if gold_error:
+        meta["gold_error"] = gold_error
     video, ok = _resolve(videos, _mlvu_video_paths(video_name, path, rec))
     item = Item(item_id, question, options, answer, video, meta)
     return item, ok, "" if ok else f"video not found: {video}"
@@ -297,38 +337,59 @@ def load_longvideobench(
     Args:
         annotations: the LongVideoBench annotation JSON.
         videos: root holding ``<video_path>`` (also looked for under ``videos/``).
-        subtitles: when True, each item also needs its ``subtitle_path`` file (under
-            ``subtitle_dir``, default ``<videos>/subtitles``); its parsed lines go to
-            ``meta["subtitles"]`` as ``[start, end, text]`` on the video's time axis.
-        subtitle_dir: where the subtitle files are.
+        subtitles: when True, each item also needs its ``subtitle_path`` file; its parsed
+            lines go to ``meta["subtitles"]`` as ``[start, end, text]`` on the video's time
+            axis.
+        subtitle_dir: where the subtitle files are. Default: the release layout, where
+            ``subtitles/`` sits beside ``videos/`` (and beside ``lvb_val.json``), so
+            ``<videos>/../subtitles`` and ``<annotations dir>/subtitles``; ``<videos>/subtitles``
+            too, for ``--videos`` given as the release root.
 
     Returns:
         The dataset; ``meta`` keeps ``duration_group`` and ``question_category``. Test-split
-        items (no ``correct_choice``) have ``answer == ""``.
+        items (no ``correct_choice``) have ``answer == ""``; a ``correct_choice`` that is not
+        an index into the candidates is recorded in ``meta["gold_error"]`` (scored wrong).
     """
     annotations, videos = Path(annotations), Path(videos)
-    sub_root = Path(subtitle_dir) if subtitle_dir else videos / "subtitles"
+    if subtitle_dir:
+        sub_roots = [Path(subtitle_dir)]
+    else:
+        sub_roots = list(
+            dict.fromkeys(
+                [
+                    videos.parent / "subtitles",
+                    annotations.parent / "subtitles",
+                    videos / "subtitles",
+                ]
+            )
+        )
     rows: list[tuple[Item, bool, str]] = []
     for n, rec in enumerate(read_records(annotations)):
         where = f"{annotations} record {n}"
         options = _checked_options(_field(rec, "candidates", annotations, n), where)
         gold = rec.get("correct_choice")
-        if gold is not None and not (isinstance(gold, int) and 0 <= gold < len(options)):
-            raise AnnotationError(
-                f"{where}: correct_choice {gold!r} is not an index into its {len(options)} "
-                "candidates. Fix the record (0-based index)."
-            )
-        answer = LETTERS[gold] if gold is not None else ""
         meta = {
             k: v for k, v in rec.items() if k not in ("question", "candidates", "correct_choice")
         }
+        answer = ""
+        if gold is not None and not (
+            isinstance(gold, int) and not isinstance(gold, bool) and 0 <= gold < len(options)
+        ):
+            meta["gold_error"] = (
+                f"correct_choice {gold!r} is not an index into its {len(options)} candidates; "
+                "scored wrong whatever the response"
+            )
+        elif gold is not None:
+            answer = LETTERS[gold]
         video_rel = str(rec.get("video_path") or f"{_field(rec, 'video_id', annotations, n)}.mp4")
         video, ok = _resolve(videos, [video_rel, Path("videos") / video_rel])
         reason = "" if ok else f"video not found: {video}"
         if ok and subtitles:
-            sub_path = sub_root / str(rec.get("subtitle_path", ""))
-            if not sub_path.is_file():
-                ok, reason = False, f"subtitles not found: {sub_path}"
+            sub_name = str(rec.get("subtitle_path", ""))
+            sub_path, found = _resolve_in(sub_roots, sub_name)
+            if not found:
+                looked = ", ".join(str(r) for r in sub_roots)
+                ok, reason = False, f"subtitles not found: {sub_name} (looked in {looked})"
             else:
                 offset = float(rec.get("starting_timestamp_for_subtitles") or 0.0)
                 meta["subtitles"] = load_subtitles(sub_path, offset)
@@ -383,13 +444,14 @@ def load_videomme(
         raw = _checked_options(list(_field(rec, "options", annotations, n)), where)
         options = tuple(_LETTER_PREFIX.sub("", o, count=1) for o in raw)
         answer = str(_field(rec, "answer", annotations, n)).strip()
-        if answer not in LETTERS[: len(options)]:
-            raise AnnotationError(
-                f"{where}: answer {answer!r} is not a letter A-{LETTERS[len(options) - 1]}. "
-                "Video-MME answers are option letters; fix the record."
-            )
         vid = str(rec.get("videoID") or _field(rec, "video_id", annotations, n))
         meta = {k: v for k, v in rec.items() if k not in ("question", "options", "answer")}
+        if answer not in LETTERS[: len(options)]:
+            meta["gold_error"] = (
+                f"answer {answer!r} is not a letter A-{LETTERS[len(options) - 1]}; scored "
+                "wrong whatever the response"
+            )
+            answer = ""
         names = [f"{vid}{ext}" for ext in (".mp4", ".MP4", ".mkv")]
         video, ok = _resolve(videos, [Path(d) / f for d in ("", "data", "videos") for f in names])
         if ok and subtitles:

@@ -6,6 +6,8 @@
 - An exception while indexing or answering is recorded on the item (type + message) and the
   run goes on; a worker process that dies marks its unfinished items as errors.
 - Items are grouped by video, and each group goes to one worker, so a video is indexed once.
+- A local worker ends when the runner does, ``kill -9`` included (:func:`exit_with_parent`);
+  an item whose video resolves outside ``--videos`` is recorded as failed, never opened.
 - Executors: ``inline`` (this process), ``local`` (a process pool; the default) and ``ray``
   (actors on a Ray cluster; ``ray.init`` is called unless Ray is already initialised).
 
@@ -28,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ..answer import Answer
-from ..errors import ViewfinderError, require
+from ..errors import OutputPathError, UnsafePathError, ViewfinderError, require
 from ..settings import Settings
 from .datasets import LETTERS, Dataset, Item
+from .lifeline import exit_with_parent
 from .metrics import is_correct, parse_response
+from .paths import inside_root
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +103,9 @@ class RunConfig:
     workers: int = 1  # parallel workers (processes or Ray actors)
     retry_failed: bool = False  # re-run ids whose logged record is an error
     ray_address: str | None = None  # Ray cluster address; None = start / reuse a local one
+    # The --videos folder: an item whose video resolves outside it (``..``, an absolute path,
+    # a symlink out) is recorded as failed, never opened. None = no check (library callers).
+    videos_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,18 @@ class ResultsLog:
                 ) from None
             records[str(rec["id"])] = rec
         return records
+
+    def check_writable(self) -> None:
+        """Create the log (empty) if needed, so an unwritable --out fails before any work."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as e:
+            raise OutputPathError(
+                f"Cannot write the results log {self.path}: {e.strerror or e}. Pass --out a "
+                "folder you can write to."
+            ) from e
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record durably (flush + fsync) before returning."""
@@ -179,13 +198,14 @@ def run(dataset: Dataset, factory: AnswererFactory, config: RunConfig) -> RunSum
             f"Unknown executor {config.executor!r}; choose one of {', '.join(EXECUTORS)}."
         )
     log = ResultsLog(config.results_path)
+    log.check_writable()
     done = log.load()
     todo = [
         it
         for it in dataset.items
         if it.id not in done or (config.retry_failed and done[it.id]["status"] == "error")
     ]
-    groups = group_by_video(todo)
+    already_done = len(dataset.items) - len(todo)
     start = time.perf_counter()
     counts = {"ok": 0, "error": 0}
 
@@ -193,20 +213,36 @@ def run(dataset: Dataset, factory: AnswererFactory, config: RunConfig) -> RunSum
         log.append(record)
         counts[record["status"]] += 1
 
+    if config.videos_root is not None:
+        todo = _drop_outside(todo, config.videos_root, on_record)
+    groups = group_by_video(todo)
+
     logger.info(
         "%s: %d items to run in %d video groups (%d already in %s)",
         dataset.name,
         len(todo),
         len(groups),
-        len(dataset.items) - len(todo),
+        already_done,
         log.path,
     )
     if groups:
         execute = {"inline": _run_inline, "local": _run_local, "ray": _run_ray}[config.executor]
         execute(groups, factory, config, on_record)
-    return RunSummary(
-        len(dataset.items) - len(todo), counts["ok"], counts["error"], time.perf_counter() - start
-    )
+    return RunSummary(already_done, counts["ok"], counts["error"], time.perf_counter() - start)
+
+
+def _drop_outside(items: list[Item], root: Path, on_record: Callable) -> list[Item]:
+    """The items whose video is inside ``root``; the others are recorded as failed."""
+    kept = []
+    for it in items:
+        try:
+            inside_root(root, it.video)
+        except UnsafePathError as e:
+            logger.warning("Item %s refused: %s", it.id, e)
+            on_record(error_record(it, e, stage="input"))
+            continue
+        kept.append(it)
+    return kept
 
 
 Group = tuple[str, Path, tuple[Item, ...]]
@@ -249,7 +285,11 @@ def run_group(
 
 
 def ok_record(benchmark: str, item: Item, answer: Answer, seconds: float) -> dict[str, Any]:
-    """The log record of an answered item, scored with the benchmark's official parser."""
+    """The log record of an answered item, with its strict verdict.
+
+    ``choice`` is the engine's raw multiple-choice response (the letter it scored highest);
+    reports score it in both modes (``metrics.score_item``).
+    """
     if item.options:
         valid = LETTERS[: len(item.options)]
         choice = answer.choice if answer.choice in tuple(valid) else None
@@ -262,8 +302,11 @@ def ok_record(benchmark: str, item: Item, answer: Answer, seconds: float) -> dic
         "video": str(item.video),
         "prediction": prediction,
         "gold": item.answer,
-        "correct": is_correct(prediction, item.answer, item.options),
+        "correct": False
+        if item.meta.get("gold_error")
+        else is_correct(prediction, item.answer, item.options),
         "response": answer.text,
+        "choice": answer.choice,
         "confidence": float(answer.confidence),
         "seconds": seconds,
         "usage": answer.usage,
@@ -280,7 +323,7 @@ def error_record(item: Item, exc: BaseException, stage: str) -> dict[str, Any]:
         "video": str(item.video),
         "prediction": None,
         "gold": item.answer,
-        "correct": False if item.answer else None,
+        "correct": False if item.answer or item.meta.get("gold_error") else None,
         "error": {"type": type(exc).__name__, "message": str(exc), "stage": stage},
         "meta": _public_meta(item.meta),
     }
@@ -312,7 +355,8 @@ def _run_inline(
             on_record(record)
 
 
-def _local_worker(factory: AnswererFactory, benchmark: str, conn: Any) -> None:
+def _local_worker(factory: AnswererFactory, benchmark: str, conn: Any, runner_pid: int) -> None:
+    exit_with_parent(runner_pid)
     try:
         answerer = factory()
     except Exception as e:
@@ -346,7 +390,9 @@ def _run_local(
     def spawn() -> None:
         parent_end, child_end = ctx.Pipe()
         p = ctx.Process(
-            target=_local_worker, args=(factory, config.benchmark, child_end), daemon=True
+            target=_local_worker,
+            args=(factory, config.benchmark, child_end, os.getpid()),
+            daemon=True,
         )
         p.start()
         child_end.close()

@@ -14,15 +14,23 @@ onnxruntime and torch release the GIL, so both cores stay busy to the end. Each 
 recipe (models + sha256 + parameters + format) matches; only stale parts are rebuilt. The
 whole build holds the video's file lock, so concurrent indexers of one video wait for each
 other and the second one finds everything built.
+
+Every part is verified when it is loaded: its files against the checksums in its manifest
+(``store.find_part``), then by parsing them. A part that fails is logged and rebuilt from the
+video; only when the rebuilt part fails too does indexing raise ``IndexDamagedError``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import pickle
 import threading
 import time
-from collections.abc import Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexDamagedError, ModelError, ViewfinderError
 from ..progress import Progress, StageProgress
 from ..runtime import Models, result_params
 from ..settings import Settings
@@ -46,7 +55,7 @@ from .screen_text import (
     write_screen_text,
 )
 from .spool import FrameSpool
-from .store import VideoStore, atomic_write_json, read_json
+from .store import VideoStore, atomic_write_json
 from .transcript import (
     SpeechIndex,
     SpeechJob,
@@ -63,6 +72,22 @@ logger = logging.getLogger(__name__)
 SHOTS_FORMAT = 3
 STAGES = ("decode", "shots", "speech", "screen text", "frames")
 SUBTITLES = "subtitles"  # the part holding a subtitle-based speech index
+# What reading a damaged part file raises: JSONDecodeError and UnicodeDecodeError are
+# ValueErrors; np.load raises ValueError, EOFError or OSError; a damaged .npz BadZipFile or
+# zlib.error; JSON of the wrong shape KeyError, TypeError, AttributeError or IndexError.
+_UNREADABLE = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    zipfile.BadZipFile,
+    zlib.error,
+    pickle.UnpicklingError,
+    ModelError,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,14 @@ class IndexOptions:
 
 class _Cancelled(Exception):
     """Another stage failed or was interrupted; stop this one at its next progress report."""
+
+
+class _DamagedPart(Exception):
+    """A part that should be on disk is damaged, missing or does not load."""
+
+    def __init__(self, part: str, path: Path, problem: str) -> None:
+        super().__init__(f"{part} ({path}): {problem}")
+        self.part, self.path, self.problem = part, path, problem
 
 
 class _Reporter:
@@ -260,23 +293,95 @@ def index_video(
     Raises:
         VideoNotFoundError, NotAVideoError, CorruptVideoError, EmptyVideoError: Bad video.
     """
-    from ..tools.video import fingerprint, probe
+    from ..tools.video import probe
+    from .fingerprint import video_key
 
     settings = settings or (models.settings if models is not None else Settings.from_env())
     models = models if models is not None else Models(settings)
     options = options or IndexOptions()
     started = time.perf_counter()
     info = probe(path)
-    store = VideoStore(settings.cache_root, fingerprint(info.path))
+    store = VideoStore(settings.cache_root, video_key(settings.cache_root, info.path))
     reporter = _Reporter(progress)
     builder = _Builder(info, store, settings, options, reporter, models)
     recipes = builder.recipes()
-    if not builder.all_current(recipes):
-        with store.lock():
-            builder.build(recipes)
-    handle = builder.load(recipes)
+    for attempt in (1, 2):
+        # A part that fails its checksums counts as missing here and is rebuilt.
+        if not builder.all_current(recipes):
+            with store.lock():
+                builder.build(recipes)
+        try:
+            handle = builder.load(recipes)
+            break
+        except _DamagedPart as e:
+            if attempt == 2 or builder.work.get(e.part) in ("built", "resumed"):
+                raise IndexDamagedError(info.path, e.part, e.problem, store.directory) from e
+            logger.warning(
+                "The %s index of %s does not load (%s); rebuilding it from the video",
+                e.part,
+                info.path,
+                e.problem,
+            )
+            with store.lock():
+                store.discard_part(e.path)
     handle.seconds["total"] = time.perf_counter() - started
     return handle
+
+
+def index_state(
+    path: str | Path,
+    settings: Settings | None = None,
+    options: IndexOptions | None = None,
+    models: Models | None = None,
+) -> dict[str, str]:
+    """What :func:`index_video` would do for ``path``, without building anything.
+
+    ``models`` (a ``runtime.Models``) is the owner of any model the recipes need to name
+    (the text embedder's fingerprint), so a server asking often loads it once.
+
+    Returns:
+        Part -> ``"current"`` (built with today's recipe), ``"partial"`` (an interrupted build
+        left checkpoints), ``"stale"`` (built with other models or parameters), ``"missing"``
+        or ``"unavailable: <reason>"`` (cannot be built here, e.g. no audio track).
+    """
+    from ..tools.video import fingerprint, probe
+    from .fingerprint import video_key
+
+    settings = settings or (models.settings if models is not None else Settings.from_env())
+    models = models if models is not None else Models(settings)
+    info = probe(path)
+    # A read-only lookup: asking must not create the video's directory.
+    key = video_key(settings.cache_root, info.path, record=False) or fingerprint(info.path)
+    store = VideoStore(settings.cache_root, key)
+    builder = _Builder(info, store, settings, options or IndexOptions(), _Reporter(None), models)
+    recipes = builder.recipes()
+    reasons = {"speech": "speech", SUBTITLES: "speech", "screen_text": "text"}
+    state: dict[str, str] = {}
+    for part, recipe in recipes.items():
+        if recipe is None:
+            state[part] = f"unavailable: {builder.available.get(reasons.get(part, part), '')}"
+        else:
+            state[part] = _part_state(store, part, recipe)
+    visual = builder._visual_state(recipes)
+    if visual == "have":
+        state["visual"] = "current"
+    elif visual == "skip":
+        state["visual"] = f"unavailable: {builder.available.get('visual', '')}"
+    else:
+        state["visual"] = "partial" if _has_partial(store, "visual") else "missing"
+    return state
+
+
+def _part_state(store: VideoStore, part: str, recipe: dict[str, Any]) -> str:
+    if store.find_part(part, recipe) is not None:
+        return "current"
+    if store.part_path(part, recipe).with_suffix(".partial").is_dir():
+        return "partial"
+    return "stale" if store.manifest(part) is not None else "missing"
+
+
+def _has_partial(store: VideoStore, part: str) -> bool:
+    return any((store.directory / part).glob("*.partial"))
 
 
 class _Builder:
@@ -364,16 +469,14 @@ class _Builder:
         return {**rest, "model": {"name": name, "sha256": resolved.sha256}}
 
     def _embedder_identity(self) -> dict[str, Any] | None:
-        import importlib.util
-
         name = self.settings.text_embedding
-        if name is None or importlib.util.find_spec("sentence_transformers") is None:
+        if name is None:
             return None
-        from ..errors import ModelError
+        from ..errors import MissingDependencyError
 
         try:
             return self.models.load("text-embedding").fingerprint
-        except ModelError as e:
+        except (ModelError, MissingDependencyError) as e:
             logger.info("Text embeddings unavailable (%s); text search uses BM25 only", e)
             return None
 
@@ -426,8 +529,11 @@ class _Builder:
         part = self.store.find_part("shots", recipes["shots"])
         if part is None:
             return None
-        clips = read_json(part / "clips.json") or []
-        return [[round(c["start"], 3), round(c["end"], 3)] for c in clips]
+        try:
+            clips, _ = _read_shots(part)
+        except _UNREADABLE:  # a part from before checksums: _build_shots rebuilds it
+            return None
+        return [[round(c.start, 3), round(c.end, 3)] for c in clips]
 
     def _open_clip(self, recipes: dict[str, Any]) -> Any:
         """The CLIP embedder when the visual part is to be built here, else None."""
@@ -582,9 +688,11 @@ class _Builder:
     ) -> tuple[list[Clip], dict[str, np.ndarray]]:
         found = self.store.find_part("shots", recipe)
         if found is not None:
-            arrays = dict(np.load(found / "scan.npz"))
-            arrays["cuts"] = np.asarray((read_json(found / "cuts.json") or {}).get("cuts", ()))
-            return _load_clips(found), arrays
+            try:
+                return self._read_part("shots", found, _read_shots)
+            except _DamagedPart as e:  # the build holds the lock: rebuild it right here
+                logger.warning("The shots index does not load (%s); rebuilding it", e.problem)
+                self.store.discard_part(found)
         t0 = time.perf_counter()
         try:
             scan = scan_video(
@@ -723,30 +831,36 @@ class _Builder:
     # ------------------------------------------------------------------ load
 
     def load(self, recipes: dict[str, dict[str, Any] | None]) -> IndexHandle:
-        shots_dir = self.store.find_part("shots", recipes["shots"])
-        clips = _load_clips(shots_dir) if shots_dir is not None else []
+        """Load every part (each verified; raises _DamagedPart for one that fails)."""
+        clips, _ = self._load_part("shots", recipes["shots"], _read_shots)
         speech = screen = visual = None
         speech_part = SUBTITLES if SUBTITLES in recipes else "speech"
         if recipes.get(speech_part) is not None:
-            found = self.store.find_part(speech_part, recipes[speech_part])
-            if found is not None:
-                speech = SpeechIndex.load(found, self.models)
-                empty = "no subtitle lines" if speech_part == SUBTITLES else "no speech recognised"
-                self.available["speech"] = "ok" if speech.segments else empty
+            speech = self._load_part(
+                speech_part, recipes[speech_part], _text_index_reader(SpeechIndex.load, self.models)
+            )
+            empty = "no subtitle lines" if speech_part == SUBTITLES else "no speech recognised"
+            self.available["speech"] = "ok" if speech.segments else empty
         if recipes.get("screen_text") is not None:
-            found = self.store.find_part("screen_text", recipes["screen_text"])
-            if found is not None:
-                screen = ScreenTextIndex.load(found, self.models)
-                self.available["text"] = "ok" if screen.spans else "no on-screen text read"
-        self.meta = self.store.video_meta() or self.meta
-        if self._visual_state(recipes) == "have":
+            screen = self._load_part(
+                "screen_text",
+                recipes["screen_text"],
+                _text_index_reader(ScreenTextIndex.load, self.models),
+            )
+            self.available["text"] = "ok" if screen.spans else "no on-screen text read"
+        self._refresh_video_meta()
+        state = self._visual_state(recipes)
+        if state == "have":
             from .visual import VisualIndex
 
             manifest = self.store.manifest("visual")
-            visual = VisualIndex.load(self.store.part_path("visual", manifest["recipe"]))
+            path = self.store.part_path("visual", manifest["recipe"])
+            visual = self._read_part("visual", path, VisualIndex.load)
             self.available["visual"] = "ok"
+        elif state == "build" and self.work.get("visual") == "built":
+            raise _DamagedPart("visual", self.store.directory / "visual", self._problem("visual"))
         for part, have in (
-            ("shots", clips is not None),
+            ("shots", clips),
             (speech_part, speech),
             ("screen_text", screen),
             ("visual", visual),
@@ -766,9 +880,76 @@ class _Builder:
             self.models,
         )
 
+    def _load_part(self, name: str, recipe: dict[str, Any], read: Callable[[Path], Any]) -> Any:
+        """``read`` of the intact build of ``name``; _DamagedPart when it is missing or fails."""
+        found = self.store.find_part(name, recipe)
+        if found is None:
+            raise _DamagedPart(name, self.store.part_path(name, recipe), self._problem(name))
+        return self._read_part(name, found, read)
 
-def _load_clips(directory: Path) -> list[Clip]:
-    return [Clip.from_dict(d) for d in read_json(directory / "clips.json") or []]
+    def _read_part(self, name: str, path: Path, read: Callable[[Path], Any]) -> Any:
+        """``read(path)``; a part from before checksums that reads gets them recorded."""
+        try:
+            value = read(path)
+        except _UNREADABLE as e:
+            raise _DamagedPart(name, path, f"{type(e).__name__}: {e}") from e
+        if not self.store.check(path).sealed:
+            self.store.seal(path)
+        return value
+
+    def _problem(self, name: str) -> str:
+        """What is wrong with the builds of ``name`` (for a part that should be there)."""
+        for build in self.store.builds(name):
+            check = self.store.check(build)
+            if not check.ok:
+                return check.problem or "damaged"
+        return "it is missing"
+
+    def _refresh_video_meta(self) -> None:
+        """Read video.json; rewrite it when it was lost or damaged (it names the video in
+        ``viewfinder index --list`` and remembers why CLIP was skipped)."""
+        stored = self.store.video_meta()
+        if stored is not None:
+            self.meta = stored
+            return
+        self.meta.update(path=str(self.info.path), info=_info_dict(self.info))
+        self.meta.setdefault("indexed_at", time.time())
+        try:
+            self.store.write_video_meta(self.meta)
+        except (OSError, ViewfinderError) as e:  # a read-only cache still serves the index
+            logger.info("Could not rewrite video.json (%s)", e)
+
+
+def _read_shots(directory: Path) -> tuple[list[Clip], dict[str, np.ndarray]]:
+    """Clips and scan arrays of a shots part (raises on anything unreadable or empty)."""
+    clips = [Clip.from_dict(d) for d in json.loads((directory / "clips.json").read_bytes())]
+    if not clips:
+        raise ValueError("clips.json lists no clips (a video has at least one)")
+    with np.load(directory / "scan.npz", allow_pickle=False) as scan:
+        arrays = {name: scan[name] for name in scan.files}
+    if "times" not in arrays or "change" not in arrays:
+        raise ValueError("scan.npz lacks its arrays")
+    cuts = json.loads((directory / "cuts.json").read_bytes())["cuts"]
+    arrays["cuts"] = np.asarray(cuts, dtype=np.float64)
+    return clips, arrays
+
+
+def _text_index_reader(load: Callable[..., Any], models: Models) -> Callable[[Path], Any]:
+    """A reader of a speech or screen-text part that also checks its vectors match its texts
+    (its embedder, when a query needs it, comes from ``models``)."""
+
+    def read(directory: Path) -> Any:
+        index = load(directory, models)
+        vectors = index.vectors
+        if index.embedder_name and index.items and vectors is None:
+            raise ValueError("vectors.npy is missing")
+        if vectors is not None and (vectors.ndim != 2 or len(vectors) != len(index.items)):
+            raise ValueError(f"vectors.npy has shape {vectors.shape} for {len(index.items)} texts")
+        return index
+
+    return read
+
+
 
 
 def _info_dict(info: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("videos", nargs="*", metavar="VIDEO", help="videos to index")
-    parser.add_argument("--list", action="store_true", help="list indexed videos and exit")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list indexed videos (every part verified against its checksums) and exit",
+    )
     parser.add_argument(
         "--clear",
         metavar="VIDEO",
@@ -36,8 +41,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=[],
         help="remove the index of VIDEO (a path or a fingerprint); repeatable",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one after another here; ray: one task per video on a Ray cluster (the "
+        "cache, $VIEWFINDER_CACHE, must be storage every node shares); a VIDEO may be a folder",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local one)"
+    )
     parser.set_defaults(run=run)
     return parser
+
+
+def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
+    """One task per video on Ray; a line per video as it finishes, then the summary."""
+    from .batch import run_ray, summary
+
+    def show(r: Any) -> None:
+        detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
+        print(f"{r.video}: {r.status} ({detail})", flush=True)
+
+    results = run_ray([Path(v) for v in args.videos], settings, show, address=args.ray_address)
+    counts = summary(results)
+    print(
+        f"{len(results)} videos: {counts['built']} built, {counts['cached']} cached, "
+        f"{counts['failed']} failed"
+    )
+    return 1 if counts["failed"] else 0
 
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
@@ -45,11 +77,16 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from ..cli import ProgressBars
     from ..runtime import Models
     from . import clear, index_video, list_indexes
+    from .batch import expand_videos
 
     settings = settings or Settings.from_env()
     if not (args.videos or args.list or args.clear):
-        print("nothing to do: pass VIDEO..., --list or --clear VIDEO")
+        print("error: nothing to do: pass VIDEO..., --list or --clear VIDEO", file=sys.stderr)
         return 2
+    if args.videos:
+        from ..settings import check_cache_writable
+
+        check_cache_writable(settings.cache_root)  # one error line, not one per video
     for video in args.clear:
         removed = clear(video, settings.cache_root)
         print(f"{'cleared' if removed else 'no index for'} {video}")
@@ -64,6 +101,16 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
                 f"{e.fingerprint[:12]}  {length:>9}  {e.size_bytes / 1e6:7.1f} MB  "
                 f"{e.video or '?'}  [{parts}]"
             )
+            for part, problem in sorted(e.damaged.items()):
+                print(f"    damaged: {part}: {problem} (rebuilt when the video is next indexed)")
+            if e.unsealed:
+                print(
+                    f"    unverified: {', '.join(e.unsealed)} (written before checksums; "
+                    "checked by loading when the video is next indexed)"
+                )
+    args.videos = [str(v) for v in expand_videos(args.videos)]  # folders -> their videos
+    if args.executor == "ray":
+        return _run_ray(args, settings)
     failed = 0
     models = Models(settings)  # one Whisper, OCR, CLIP and text embedder for every video
     for video in args.videos:
@@ -72,7 +119,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             handle = index_video(Path(video), settings, bars, models=models)
         except ViewfinderError as e:  # one bad video does not stop the batch
             bars.close()
-            print(f"{video}: {e}")
+            print(f"error: {video}: {e}", file=sys.stderr)
             failed += 1
             continue
         bars.close()

@@ -246,6 +246,9 @@ def speech_clips(waveform: np.ndarray, min_silence_ms: int, merge_gap: float) ->
     and neighbours whose widened clips overlap or are closer than ``merge_gap`` seconds are
     joined while the result fits in one Whisper window. Clips never overlap.
     """
+    from .onnx import import_onnxruntime
+
+    import_onnxruntime("asr", "Voice activity detection")  # Silero VAD runs on onnxruntime
     vad = require("faster_whisper.vad", "asr", "Voice activity detection")
     options = vad.VadOptions(
         min_silence_duration_ms=min_silence_ms,
@@ -273,7 +276,7 @@ def _is_array(audio: object) -> bool:
 def _as_waveform(audio: np.ndarray | str | Path) -> np.ndarray | None:
     """A contiguous float32 mono 16 kHz array, or None when a file has no audio track."""
     if isinstance(audio, (str, Path)):
-        from .video import load_audio  # imported here: video I/O is only needed for paths
+        from .audio import load_audio  # imported here: decoding is only needed for paths
 
         audio = load_audio(Path(audio), sample_rate=SAMPLE_RATE)
         if audio is None:

@@ -431,6 +431,9 @@ class RapidOcrEngine(OcrEngine):
 
     def __init__(self, model: ResolvedModel, options: OcrOptions) -> None:
         super().__init__(model, options)
+        from .onnx import import_onnxruntime
+
+        import_onnxruntime(self.EXTRA, "Reading on-screen text with RapidOCR")  # telemetry off
         rapidocr = require(self.MODULE, self.EXTRA, "Reading on-screen text with RapidOCR")
         models = model.path
         self._engine = rapidocr.RapidOCR(

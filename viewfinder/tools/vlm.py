@@ -38,11 +38,14 @@ from ..errors import (
 from ..models import resolve
 from ..text import LETTERS, clock, stamp
 from .compress import COMPRESSORS, Compressed, VisualTokens, compress
+from .device import pick_device
 
 logger = logging.getLogger(__name__)
 
-# Frames encoded per vision-encoder call (bounds peak memory, not results).
+# Frames encoded per vision-encoder call (bounds peak memory, not results); a GPU needs more
+# at once to be kept busy.
 ENCODE_CHUNK = 8
+GPU_ENCODE_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,6 @@ class VLMAnswer:
     compressor: str
     # Seconds per stage: "vision", "compress", "prefill" (time to first token), "decode".
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class EncodedFrames:
-    """Projected visual tokens of all frames, before compression."""
-
-    tokens: VisualTokens
-    # Extra embeddings appended after each clip's frames (LLaVA-OneVision's newline), or None.
-    clip_suffix: Any = None
 
 
 class VisionLanguageModel(ABC):
@@ -149,58 +143,111 @@ def _question_text(question: str, options: Sequence[str] | None) -> str:
 # --------------------------------------------------------------------------- family adapters
 
 
+@dataclass
+class EncodedFrames:
+    """Projected visual tokens of all frames, before compression.
+
+    A *unit* is one block of visual tokens the processor gives one placeholder run: a frame
+    (Qwen, LLaVA-OneVision) or one tile of a frame (SmolVLM / Idefics3 split frames into
+    tiles plus a global view). Compression keeps at least one token per unit.
+    """
+
+    tokens: VisualTokens
+    # Frame index (over all clips, in order) of each unit.
+    unit_frame: list[int]
+    # The processor's placeholder tokens in prompt order, as ("unit", i) runs of
+    # ``tokens.grids[i]`` tokens and ("fixed", [1, dim] embedding) single tokens that are always
+    # kept (LLaVA-OneVision's newline after each video).
+    layout: list[tuple[str, Any]]
+    # Frames handed to the processor, to lay out prompts later.
+    media: dict[str, Any] = field(default_factory=dict)
+
+
 class _Family:
-    """How one transformers VLM family encodes frames and lays out its prompt."""
+    """How one transformers VLM family shows frames: message content, encoder, positions.
+
+    Prompts come from the checkpoint's own processor: its chat template (``chat_template.json``)
+    renders the messages, and ``processor(text=..., images=...)`` expands each image placeholder
+    into the exact token run the model was trained with (tiles, rows, grids).
+    """
 
     model_types: ClassVar[tuple[str, ...]] = ()
+    # Text after the generation prompt that multiple-choice scoring reads the letter after.
+    answer_prefix: ClassVar[str] = "Best Option: ("
 
-    def __init__(self, model: Any, tokenizer: Any, image_processor: Any) -> None:
+    # Package file (prompts/chat_templates/) with the family's real chat template, copied from
+    # its model repository; used only for a checkpoint saved without one.
+    template_file: ClassVar[str] = ""
+
+    def __init__(
+        self, model: Any, processor: Any, split_images: bool = False, chunk: int = ENCODE_CHUNK
+    ) -> None:
         self.model = model
-        self.tokenizer = tokenizer
-        self.image_processor = image_processor
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.split_images = split_images
+        self.chunk = chunk  # frames (tiles) per vision-encoder call
 
-    # -- language model pieces
+    @classmethod
+    def stored_chat_template(cls) -> str:
+        """The family's real chat template as shipped with viewfinder."""
+        from importlib import resources
+
+        path = resources.files("viewfinder.prompts").joinpath("chat_templates", cls.template_file)
+        return path.read_text(encoding="utf-8")
+
     @property
     def language_model(self) -> Any:
         inner = self.model.model
         return getattr(inner, "text_model", None) or inner.language_model
 
+    @property
+    def placeholder_id(self) -> int:
+        """Token id the processor repeats for every visual token."""
+        return int(self.model.config.image_token_id)
+
     def embed(self, ids: Any) -> Any:
         return self.model.get_input_embeddings()(ids)
 
-    @abstractmethod
-    def encode(self, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
-        """Vision encoder + projector over every frame; importance from encoder attention."""
+    def content(self, clips: Sequence[VisualClip], text: str) -> list[dict[str, Any]]:
+        """The user turn: each clip's time span, each frame after its timestamp, then ``text``."""
+        items: list[dict[str, Any]] = []
+        for ci, clip in enumerate(clips):
+            t0, t1 = min(clip.timestamps), max(clip.timestamps)
+            items.append({"type": "text", "text": f"Clip {ci + 1} ({clock(t0)}-{clock(t1)}):\n"})
+            for ts in clip.timestamps:
+                items += [{"type": "text", "text": f"Frame from {clock(ts)}: "}, {"type": "image"}]
+            items.append({"type": "text", "text": "\n"})
+        items.append({"type": "text", "text": text})
+        return items
+
+    def media(self, clips: Sequence[VisualClip]) -> dict[str, Any]:
+        """Keyword arguments that hand the frames to the processor."""
+        return {"images": [f for c in clips for f in c.frames]}
+
+    def processed(self, text: str, media: dict[str, Any]) -> Any:
+        """The processor's model inputs for one prompt."""
+        return self.processor(text=[text], return_tensors="pt", **media)
 
     @abstractmethod
-    def frame_text(self, timestamp: float) -> tuple[str, str]:
-        """Text around one frame's visual tokens: (before, after)."""
+    def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
+        """Vision encoder + projector over the processor's pixels; importance from attention."""
 
-    @abstractmethod
-    def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
-        """Split the chat-formatted turn into text before and after the ``<visual>`` marker."""
-
-    image_token: ClassVar[str] = ""
-
-    def positions(
-        self, segments: list[tuple[str, Any]], kept: Compressed, grids: Sequence[tuple[int, int]]
-    ) -> Any:
-        """1D positions: [1, length]."""
+    def positions(self, batch: Any) -> Any:
+        """Position ids of the full prompt (every visual token), [1, length]."""
         torch = require("torch", "vlm", "The VLM")
-        length = sum(_segment_len(s, kept) for s in segments)
-        return torch.arange(length)[None]
+        ids = batch["input_ids"]
+        return torch.arange(ids.shape[1], device=ids.device)[None]
+
+    def select_positions(self, positions: Any, keep: Any) -> Any:
+        return positions[..., keep]
 
     def next_positions(self, positions: Any, step: int) -> Any:
         return positions.reshape(-1, positions.shape[-1])[..., -1:] + step
 
 
-def _segment_len(segment: tuple[str, Any], kept: Compressed) -> int:
-    kind, value = segment
-    if kind == "text":
-        return int(value.numel())
-    if kind == "image":
-        return kept.per_image[value]
-    return int(value.shape[0])  # "embeds"
+def _frame_runs(clips: Sequence[VisualClip]) -> list[int]:
+    return [i for i, c in enumerate(clips) for _ in c.frames]
 
 
 def _received_attention(q: Any, k: Any, key_mask: Any = None) -> Any:
@@ -240,32 +287,43 @@ class _SigLipAttentionProbe:
 
 
 class _PixelShuffleFamily(_Family):
-    """SmolVLM / SmolVLM2 / Idefics3: SigLIP + pixel shuffle; frames are not split into tiles."""
+    """SmolVLM / SmolVLM2 / Idefics3: SigLIP + pixel shuffle; frames split into tiles and a
+    global view as the checkpoint's image processor is configured (``do_image_splitting``)."""
 
     model_types = ("smolvlm", "idefics3")
-    image_token = "<image>"
+    answer_prefix = " Best Option: ("  # the template ends "Assistant:", answers start spaced
 
-    def encode(self, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
+    template_file = "smolvlm.jinja"
+
+    def media(self, clips: Sequence[VisualClip]) -> dict[str, Any]:
+        # One prompt's images. Tiles only when asked: SmolVLM2's own video path shows each
+        # frame as one 512 px view (64 tokens); its image default splits a 360p frame into
+        # 12 tiles + the global view (832 tokens), 13x the vision cost.
+        split = {} if self.split_images else {"do_image_splitting": False}
+        return {"images": [[f for c in clips for f in c.frames]], **split}
+
+    def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
         torch = require("torch", "vlm", "The VLM")
         inner = self.model.model
-        frames = [f for c in clips for f in c.frames]
-        clip_of = [i for i, c in enumerate(clips) for _ in c.frames]
-        batch = self.image_processor(
-            images=[[f] for f in frames], do_image_splitting=False, return_tensors="pt"
-        )
-        pixel_values = batch["pixel_values"].to(self.model.dtype)
+        # Real (not padding) tiles, in prompt order: what get_image_features keeps.
+        pixel_values = batch["pixel_values"].to(self.model.dtype).flatten(0, 1)
+        real = (pixel_values != 0.0).flatten(1).any(dim=1)
+        pixel_values = pixel_values[real]
         pixel_mask = batch.get("pixel_attention_mask")
+        if pixel_mask is not None:
+            pixel_mask = pixel_mask.flatten(0, 1)[real].bool()
+        else:
+            pixel_mask = torch.ones(
+                (pixel_values.shape[0], *pixel_values.shape[2:]), dtype=torch.bool
+            )
         vision = inner.vision_model
+        p = vision.patch_size if hasattr(vision, "patch_size") else vision.config.patch_size
         probe = _SigLipAttentionProbe(vision.encoder.layers[-1].self_attn) if importance else None
         feats, imps = [], []
         try:
-            for start in range(0, len(frames), ENCODE_CHUNK):
-                pv = pixel_values[start : start + ENCODE_CHUNK].flatten(0, 1)
-                if pixel_mask is not None:
-                    pm = pixel_mask[start : start + ENCODE_CHUNK].flatten(0, 1).bool()
-                else:
-                    pm = torch.ones((pv.shape[0], pv.shape[2], pv.shape[3]), dtype=torch.bool)
-                p = vision.patch_size
+            for start in range(0, pixel_values.shape[0], self.chunk):
+                pv = pixel_values[start : start + self.chunk]
+                pm = pixel_mask[start : start + self.chunk]
                 patch_mask = pm.unfold(1, p, p).unfold(2, p, p).sum(dim=(-1, -2)) > 0
                 if probe is not None:
                     probe.masks = [None] * len(probe.results) + list(patch_mask.flatten(1))
@@ -280,39 +338,58 @@ class _PixelShuffleFamily(_Family):
                 # Push the patch importance through the same pixel shuffle as the features.
                 shuffled = inner.connector.pixel_shuffle(r[None, :, None], scale)
                 imps.append(shuffled[0].sum(-1))
+        unit_frame = self._tile_frames(batch, len(feats))
+        frame_clip = _frame_runs(clips)
         side = int(round(math.sqrt(feats[0].shape[0])))
-        return EncodedFrames(
-            VisualTokens(feats, [(side, side)] * len(feats), clip_of, imps or None)
+        tokens = VisualTokens(
+            feats, [(side, side)] * len(feats), [frame_clip[f] for f in unit_frame], imps or None
         )
+        return EncodedFrames(tokens, unit_frame, [("unit", i) for i in range(len(feats))])
 
-    def frame_text(self, timestamp: float) -> tuple[str, str]:
-        return (
-            f"Frame from {clock(timestamp)}:<fake_token_around_image><global-img>",
-            "<fake_token_around_image>",
+    def _tile_frames(self, batch: Any, n_tiles: int) -> list[int]:
+        """Frame of each tile, read off the expanded prompt: a frame's last run of image
+        tokens (its global view, or the whole frame when it is not split) follows
+        ``<global-img>``."""
+        ids = batch["input_ids"][0].tolist()
+        image_id = self.placeholder_id
+        global_id = self.tokenizer.convert_tokens_to_ids(
+            getattr(self.processor, "global_image_token", "<global-img>")
         )
-
-    def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
-        return f"<|im_start|>User:{user}<end_of_utterance>\nAssistant: {assistant_prefix}", ""
+        out, frame = [], 0
+        for i, tok in enumerate(ids):
+            if tok == image_id and (i == 0 or ids[i - 1] != image_id):  # a run starts
+                out.append(frame)
+                if i > 0 and ids[i - 1] == global_id:
+                    frame += 1
+        if len(out) != n_tiles:
+            raise ModelError(
+                f"The prompt has {len(out)} image-token runs but the encoder made {n_tiles} "
+                "tiles; the checkpoint's processor and model configs disagree."
+            )
+        return out
 
 
 class _QwenFamily(_Family):
     """Qwen2-VL / Qwen2.5-VL: native-resolution patches merged 2x2, M-RoPE positions."""
 
     model_types = ("qwen2_vl", "qwen2_5_vl")
-    image_token = "<|image_pad|>"
+    template_file = "qwen2_vl.jinja"  # Qwen2.5-VL ships the same template
 
-    def encode(self, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
+    def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
         inner = self.model.model
         visual = inner.visual
         merge = visual.spatial_merge_size
-        frames = [f for c in clips for f in c.frames]
-        clip_of = [i for i, c in enumerate(clips) for _ in c.frames]
+        thw_all = batch["image_grid_thw"]
+        patches = thw_all.prod(-1).tolist()
+        offsets = [0]
+        for n in patches:
+            offsets.append(offsets[-1] + n)
+        pixel_values = batch["pixel_values"].to(self.model.dtype)
         feats, grids, imps = [], [], []
-        for start in range(0, len(frames), ENCODE_CHUNK):
-            batch = self.image_processor(
-                images=list(frames[start : start + ENCODE_CHUNK]), return_tensors="pt"
-            )
-            thw = batch["image_grid_thw"]
+        for start in range(0, len(patches), self.chunk):
+            stop = min(start + self.chunk, len(patches))
+            thw = thw_all[start:stop]
+            pv = pixel_values[offsets[start] : offsets[stop]]
             captured: dict[str, Any] = {}
             handle = None
             if importance:
@@ -322,7 +399,7 @@ class _QwenFamily(_Family):
 
                 handle = visual.blocks[-1].attn.register_forward_pre_hook(hook, with_kwargs=True)
             try:
-                out = inner.get_image_features(batch["pixel_values"].to(self.model.dtype), thw)
+                out = inner.get_image_features(pv, thw)
             finally:
                 if handle is not None:
                     handle.remove()
@@ -330,7 +407,9 @@ class _QwenFamily(_Family):
             grids.extend((int(h) // merge, int(w) // merge) for _, h, w in thw.tolist())
             if importance:
                 imps.extend(self._importance(captured, thw))
-        return EncodedFrames(VisualTokens(feats, grids, clip_of, imps or None))
+        unit_frame = list(range(len(feats)))
+        tokens = VisualTokens(feats, grids, _frame_runs(clips), imps or None)
+        return EncodedFrames(tokens, unit_frame, [("unit", i) for i in range(len(feats))])
 
     def _importance(self, captured: dict, thw: Any) -> list:
         """Mean received attention in the last vision block, per merged token, raster order."""
@@ -348,7 +427,7 @@ class _QwenFamily(_Family):
                 attn.qkv(hidden).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
             )
             q, k = apply_rotary_pos_emb_vision(q, k, cos, sin)
-            received = torch.zeros(n)
+            received = torch.zeros(n, device=hidden.device)
             bounds = cu.tolist()
             for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                 received[a:b] = _received_attention(q[a:b].transpose(0, 1), k[a:b].transpose(0, 1))
@@ -367,98 +446,94 @@ class _QwenFamily(_Family):
         sizes = (thw.prod(-1) // unit).tolist()
         return list(torch.split(per_token, sizes))
 
-    def frame_text(self, timestamp: float) -> tuple[str, str]:
-        return f"Frame from {clock(timestamp)}: <|vision_start|>", "<|vision_end|>"
-
-    def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
-        return (
-            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-            f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{assistant_prefix}",
-            "",
+    def positions(self, batch: Any) -> Any:
+        """M-RoPE (temporal, row, col) positions of the full prompt, [3, 1, length], computed
+        by the model's own ``get_rope_index``; dropped tokens later leave gaps, kept ones keep
+        their place."""
+        positions, _ = self.model.model.get_rope_index(
+            batch["input_ids"],
+            mm_token_type_ids=batch["mm_token_type_ids"],
+            image_grid_thw=batch["image_grid_thw"],
+            attention_mask=batch.get("attention_mask"),
         )
-
-    def positions(
-        self, segments: list[tuple[str, Any]], kept: Compressed, grids: Sequence[tuple[int, int]]
-    ) -> Any:
-        """M-RoPE (temporal, row, col) positions, [3, 1, length], for the kept tokens only.
-
-        As ``get_rope_index``: text advances all three by one; an image's tokens sit at
-        ``start + (0, row, col)`` of their original grid cell, and the text after it starts at
-        ``start + max(rows, cols)``. Dropped tokens leave gaps, kept ones keep their place.
-        """
-        torch = require("torch", "vlm", "The VLM")
-        parts, p = [], 0
-        for kind, value in segments:
-            if kind == "image":
-                rows, cols = grids[value]
-                idx = kept.index[value]
-                r, c = idx // cols, idx % cols
-                parts.append(torch.stack([torch.full_like(r, p), p + r, p + c]))
-                p += max(rows, cols)
-            else:
-                n = _segment_len((kind, value), kept)
-                parts.append(torch.arange(p, p + n).expand(3, n))
-                p += n
-        return torch.cat(parts, dim=1)[:, None, :]
+        return positions
 
     def next_positions(self, positions: Any, step: int) -> Any:
         return (positions.amax() + step).reshape(1, 1, 1).expand(3, 1, 1)
 
 
 class _LlavaOnevisionFamily(_Family):
-    """LLaVA-OneVision: SigLIP patches, projector, 2x2 bilinear pooling per frame (video path)."""
+    """LLaVA-OneVision: each clip is a video (SigLIP patches, projector, 2x2 bilinear pooling
+    per frame, one newline token after the clip). Its chat template puts all videos before
+    the text, so clip times are listed in words."""
 
     model_types = ("llava_onevision",)
-    image_token = "<video>"
+    template_file = "llava_onevision.jinja"
 
-    def encode(self, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
+    @property
+    def placeholder_id(self) -> int:
+        return int(self.model.config.video_token_id)
+
+    def content(self, clips: Sequence[VisualClip], text: str) -> list[dict[str, Any]]:
+        spans = "".join(
+            f"Video {ci + 1}: {len(c.frames)} frames from {clock(min(c.timestamps))} to "
+            f"{clock(max(c.timestamps))}.\n"
+            for ci, c in enumerate(clips)
+        )
+        return [{"type": "video"} for _ in clips] + [{"type": "text", "text": spans + text}]
+
+    def media(self, clips: Sequence[VisualClip]) -> dict[str, Any]:
+        import numpy as np
+
+        return {"videos": [np.stack(list(c.frames)) for c in clips]}
+
+    def processed(self, text: str, media: dict[str, Any]) -> Any:
+        """As the processor gives it, but clips of different lengths stay a list of videos
+        (one batch tensor cannot hold them)."""
+        torch = require("torch", "vlm", "The VLM")
+        out = self.processor(text=[text], **media)
+        batch = {k: torch.as_tensor(v) for k, v in out.items() if k != "pixel_values_videos"}
+        batch["pixel_values_videos"] = [torch.as_tensor(v) for v in out["pixel_values_videos"]]
+        return batch
+
+    def encode(self, batch: Any, clips: Sequence[VisualClip], importance: bool) -> EncodedFrames:
         torch = require("torch", "vlm", "The VLM")
         inner = self.model.model
         cfg = self.model.config
-        size = cfg.vision_config.image_size
-        mean = torch.tensor(self.image_processor.image_mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.image_processor.image_std).view(1, 3, 1, 1)
         layer = cfg.vision_feature_layer
         n_layers = cfg.vision_config.num_hidden_layers
         # hidden_states[layer] is the output of encoder layer (layer - 1) (index 0 = embeddings).
         attn_layer = (layer if layer >= 0 else n_layers + 1 + layer) - 1
-        frames = [f for c in clips for f in c.frames]
-        clip_of = [i for i, c in enumerate(clips) for _ in c.frames]
         probe = None
         if importance:
             tower = getattr(inner.vision_tower, "vision_model", inner.vision_tower)
             probe = _SigLipAttentionProbe(tower.encoder.layers[attn_layer].self_attn)
-        feats = []
+        feats: list[Any] = []
+        layout: list[tuple[str, Any]] = []
         try:
-            for start in range(0, len(frames), ENCODE_CHUNK):
-                x = (
-                    torch.stack(
-                        [
-                            torch.as_tensor(f).permute(2, 0, 1)
-                            for f in frames[start : start + ENCODE_CHUNK]
-                        ]
-                    ).float()
-                    / 255.0
-                )
-                x = torch.nn.functional.interpolate(
-                    x, size=(size, size), mode="bicubic", align_corners=False
-                ).clamp(0, 1)
-                x = ((x - mean) / std).to(self.model.dtype)
-                out = inner.get_video_features(
-                    x[None],
-                    vision_feature_layer=layer,
-                    vision_feature_select_strategy=cfg.vision_feature_select_strategy,
-                )
-                per_frame = out.pooler_output[0, :-1].view(
-                    x.shape[0], -1, out.pooler_output.shape[-1]
-                )
-                feats.extend(per_frame)
+            for vi, _clip in enumerate(clips):
+                video = batch["pixel_values_videos"][vi].to(self.model.dtype)[None]
+                per_frame_all = []
+                for start in range(0, video.shape[1], self.chunk):
+                    out = inner.get_video_features(
+                        video[:, start : start + self.chunk],
+                        vision_feature_layer=layer,
+                        vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+                    )
+                    chunk = out.pooler_output[0, :-1]  # the last token is the newline
+                    n = min(self.chunk, video.shape[1] - start)
+                    per_frame_all.extend(chunk.view(n, -1, chunk.shape[-1]))
+                for f in per_frame_all:
+                    layout.append(("unit", len(feats)))
+                    feats.append(f)
+                layout.append(("fixed", inner.image_newline[None, :]))
         finally:
             if probe is not None:
                 probe.close()
         side = int(round(math.sqrt(feats[0].shape[0])))
         imps = None
         if probe is not None:
+            size = cfg.vision_config.image_size
             patches = size // cfg.vision_config.patch_size
             imps = []
             for r in probe.results:
@@ -468,19 +543,8 @@ class _LlavaOnevisionFamily(_Family):
                     r.view(1, 1, patches, patches), size=(side, side), mode="bilinear"
                 )
                 imps.append(pooled.flatten())
-        newline = inner.image_newline[None, :]
-        return EncodedFrames(
-            VisualTokens(feats, [(side, side)] * len(feats), clip_of, imps), clip_suffix=newline
-        )
-
-    def frame_text(self, timestamp: float) -> tuple[str, str]:
-        return f"Frame from {clock(timestamp)}: ", "\n"
-
-    def chat(self, user: str, assistant_prefix: str) -> tuple[str, str]:
-        return (
-            f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{assistant_prefix}",
-            "",
-        )
+        tokens = VisualTokens(feats, [(side, side)] * len(feats), _frame_runs(clips), imps)
+        return EncodedFrames(tokens, list(range(len(feats))), layout)
 
 
 _FAMILIES: tuple[type[_Family], ...] = (_PixelShuffleFamily, _QwenFamily, _LlavaOnevisionFamily)
@@ -491,15 +555,30 @@ SUPPORTED_MODEL_TYPES = tuple(t for f in _FAMILIES for t in f.model_types)
 
 
 class TransformersVLM(VisionLanguageModel):
-    """Any supported transformers VLM loaded from a local directory (fp32 on CPU)."""
+    """Any supported transformers VLM loaded from a local directory (CPU float32, or a GPU in
+    half precision, see :mod:`viewfinder.tools.device`).
+
+    Prompts are rendered with the checkpoint's own chat template and expanded by its own
+    processor, so the language model sees the token sequence its reference pipeline
+    (``processor.apply_chat_template`` + ``processor(text=..., images=...)`` +
+    ``model.generate``) would give it; only the visual tokens the compressor drops are removed,
+    and every kept token keeps its original position.
+    """
 
     BACKEND_NAME: ClassVar[str] = "transformers"
 
     def __init__(
-        self, path: Path, compressor: str = "diversity", budget: int = 1024, threads: int = 2
+        self,
+        path: Path,
+        compressor: str = "diversity",
+        budget: int = 1024,
+        threads: int = 2,
+        split_images: bool = False,
+        device: str = "auto",
     ) -> None:
         torch = require("torch", "vlm", "The VLM")
         transformers = require("transformers", "vlm", "The VLM")
+        placement = pick_device(device)  # a bad device fails before the weights load
         if compressor not in COMPRESSORS:
             raise UnknownCompressorError(
                 f"Unknown visual-token compressor {compressor!r}; valid names are "
@@ -514,19 +593,27 @@ class TransformersVLM(VisionLanguageModel):
                 f"{list(SUPPORTED_MODEL_TYPES)}. Pass a SmolVLM2, Qwen2.5-VL or LLaVA-OneVision "
                 "checkpoint."
             )
+        processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
+        if not getattr(processor, "chat_template", None):
+            processor.chat_template = family.stored_chat_template()
+            logger.info("%s has no chat template; using the stored %s one", path, family.__name__)
         model = transformers.AutoModelForImageTextToText.from_pretrained(
-            path, dtype=torch.float32, local_files_only=True
+            path, dtype=placement.torch_dtype(), local_files_only=True
         ).eval()
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-        image_processor = transformers.AutoImageProcessor.from_pretrained(
-            path, local_files_only=True
-        )
+        model.to(placement.device)
+        self.placement = placement
         self.path = Path(path)
         self.compressor = compressor
         self.budget = budget
-        self.family = family(model, tokenizer, image_processor)
+        self.family = family(
+            model,
+            processor,
+            split_images=split_images,
+            chunk=placement.batch(ENCODE_CHUNK, GPU_ENCODE_CHUNK),
+        )
         self.model = model
-        self.tokenizer = tokenizer
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
 
     # -- public
     def answer(
@@ -553,8 +640,29 @@ class TransformersVLM(VisionLanguageModel):
     def encode(self, clips: Sequence[VisualClip]) -> EncodedFrames:
         """Run the vision encoder + projector once (reusable for several questions/budgets)."""
         torch = require("torch", "vlm", "The VLM")
+        if not clips:
+            raise InvalidQuestionError("No clips given; pass at least one clip of frames.")
+        media = self.family.media(clips)
+        batch = self._processed(self.prompt(clips, "", None), media)
         with torch.inference_mode():
-            return self.family.encode(clips, importance=self.compressor == "attention")
+            encoded = self.family.encode(batch, clips, importance=self.compressor == "attention")
+        encoded.media = media
+        return encoded
+
+    def prompt(
+        self,
+        clips: Sequence[VisualClip],
+        question_text: str,
+        options: Sequence[str] | None,
+        evidence: Sequence[Evidence] = (),
+    ) -> str:
+        """The chat-template text of a question (visual placeholders not yet expanded)."""
+        text = _evidence_lines(evidence) + question_text
+        messages = [{"role": "user", "content": self.family.content(clips, text)}]
+        rendered = self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+        return rendered + (self.family.answer_prefix if options is not None else "")
 
     def answer_encoded(
         self,
@@ -569,18 +677,22 @@ class TransformersVLM(VisionLanguageModel):
         """:meth:`answer` from frames already passed through :meth:`encode`."""
         torch = require("torch", "vlm", "The VLM")
         budget = self.budget if budget is None else budget
-        assistant = "Best Option: (" if options is not None else ""
         prompt_q = _question_text(question, options)
         seconds: dict[str, float] = {}
+        batch = self._processed(self.prompt(clips, prompt_q, options, evidence), encoded.media)
         with torch.inference_mode():
             t0 = time.perf_counter()
             kept = compress(encoded.tokens, budget, self.compressor)
             seconds["compress"] = time.perf_counter() - t0
-            segments = self._segments(clips, encoded, kept, prompt_q, evidence, assistant)
             t0 = time.perf_counter()
-            embeds, positions = self._assemble(segments, kept, encoded.tokens.grids)
+            embeds, positions = self._assemble(batch, encoded, kept)
             out = self.family.language_model(
-                inputs_embeds=embeds, position_ids=positions, use_cache=options is None
+                inputs_embeds=embeds,
+                position_ids=positions,
+                # Explicit: without a mask, transformers reads the gaps dropped tokens leave
+                # in the positions as boundaries of packed sequences and blocks attention.
+                attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device),
+                use_cache=options is None,
             )
             logits = self.model.lm_head(out.last_hidden_state[:, -1])[0].float()
             seconds["prefill"] = time.perf_counter() - t0
@@ -592,12 +704,15 @@ class TransformersVLM(VisionLanguageModel):
                 choice, probs = None, {}
                 text = self._greedy(logits, out.past_key_values, positions, max_new_tokens)
             seconds["decode"] = time.perf_counter() - t0
+        per_frame = [0] * (max(encoded.unit_frame) + 1)
+        for unit, n in enumerate(kept.per_image):
+            per_frame[encoded.unit_frame[unit]] += n
         return VLMAnswer(
             text=text,
             choice=choice,
             probabilities=probs,
             visual_tokens=kept.kept,
-            tokens_per_image=kept.per_image,
+            tokens_per_image=per_frame,
             visual_tokens_before=encoded.tokens.total,
             prompt_tokens=int(embeds.shape[1]),
             compressor=self.compressor,
@@ -605,55 +720,61 @@ class TransformersVLM(VisionLanguageModel):
         )
 
     # -- internals
-    def _ids(self, text: str) -> Any:
-        torch = require("torch", "vlm", "The VLM")
-        return torch.tensor(self.tokenizer.encode(text, add_special_tokens=False), dtype=torch.long)
+    def _processed(self, text: str, media: dict[str, Any]) -> Any:
+        """``processor(text=..., images=...)``: the prompt with every placeholder expanded."""
+        batch = self.family.processed(text, media)
+        device = self.placement.device
+        return {
+            k: [t.to(device) for t in v] if isinstance(v, list) else v.to(device)
+            for k, v in dict(batch).items()
+            if hasattr(v, "to") or isinstance(v, list)
+        }
 
-    def _segments(
-        self,
-        clips: Sequence[VisualClip],
-        encoded: EncodedFrames,
-        kept: Compressed,
-        question: str,
-        evidence: Sequence[Evidence],
-        assistant: str,
-    ) -> list[tuple[str, Any]]:
-        """The prompt as ("text", ids) / ("image", image index) / ("embeds", tensor) pieces."""
-        marker = "\x00VISUAL\x00"
-        user = marker + _evidence_lines(evidence) + question
-        before, after = self.family.chat(user, assistant)
-        head, tail = (before + after).split(marker)
-        segments: list[tuple[str, Any]] = [("text", self._ids(head))]
-        image = 0
-        for ci, clip in enumerate(clips):
-            t0, t1 = min(clip.timestamps), max(clip.timestamps)
-            segments.append(("text", self._ids(f"Clip {ci + 1} ({clock(t0)}-{clock(t1)}):\n")))
-            for ts in clip.timestamps:
-                pre, post = self.family.frame_text(ts)
-                segments += [("text", self._ids(pre)), ("image", image), ("text", self._ids(post))]
-                image += 1
-            if encoded.clip_suffix is not None:
-                segments.append(("embeds", encoded.clip_suffix))
-            segments.append(("text", self._ids("\n")))
-        segments.append(("text", self._ids(tail)))
-        return [s for s in segments if s[0] != "text" or s[1].numel() > 0]
-
-    def _assemble(
-        self, segments: list[tuple[str, Any]], kept: Compressed, grids: Sequence[tuple[int, int]]
-    ) -> tuple[Any, Any]:
-        """Input embeddings with exactly the kept visual tokens, and matching position ids."""
+    def keep_mask(self, batch: Any, encoded: EncodedFrames, kept: Compressed) -> Any:
+        """Which prompt tokens the language model sees: all text, the kept visual tokens."""
         torch = require("torch", "vlm", "The VLM")
-        parts = []
-        for kind, value in segments:
-            if kind == "text":
-                parts.append(self.family.embed(value))
-            elif kind == "image":
-                parts.append(kept.features[value])
-            else:
-                parts.append(value)
-        dtype = parts[0].dtype
-        embeds = torch.cat([p.to(dtype) for p in parts])[None]
-        return embeds, self.family.positions(segments, kept, grids)
+        ids = batch["input_ids"][0]
+        slots = (ids == self.family.placeholder_id).nonzero().flatten()
+        expected = sum(
+            encoded.tokens.grids[v][0] * encoded.tokens.grids[v][1] if k == "unit" else 1
+            for k, v in encoded.layout
+        )
+        if slots.numel() != expected:
+            raise ModelError(
+                f"The processor expanded {slots.numel()} visual placeholders but the encoder "
+                f"made {expected} tokens; the checkpoint's processor and model configs disagree."
+            )
+        keep = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+        at = 0
+        for kind, value in encoded.layout:
+            if kind == "fixed":
+                at += 1
+                continue
+            rows, cols = encoded.tokens.grids[value]
+            run = slots[at : at + rows * cols]
+            keep[run] = False
+            keep[run[kept.index[value]]] = True
+            at += rows * cols
+        return keep
+
+    def _assemble(self, batch: Any, encoded: EncodedFrames, kept: Compressed) -> tuple[Any, Any]:
+        """Input embeddings with exactly the kept visual tokens, and their original positions."""
+        ids = batch["input_ids"][0]
+        keep = self.keep_mask(batch, encoded, kept)
+        embeds = self.family.embed(ids[None])[0].clone()
+        slots = (ids == self.family.placeholder_id).nonzero().flatten()
+        at = 0
+        for kind, value in encoded.layout:
+            if kind == "fixed":
+                embeds[slots[at]] = value[0].to(embeds.dtype)
+                at += 1
+                continue
+            rows, cols = encoded.tokens.grids[value]
+            run = slots[at : at + rows * cols]
+            embeds[run[kept.index[value]]] = kept.features[value].to(embeds.dtype)
+            at += rows * cols
+        positions = self.family.positions(batch)
+        return embeds[keep][None], self.family.select_positions(positions, keep)
 
     def _letter_ids(self, n: int) -> list[int]:
         ids = []
@@ -681,10 +802,10 @@ class TransformersVLM(VisionLanguageModel):
             if token in stop:
                 break
             generated.append(token)
-            ids = require("torch", "vlm", "The VLM").tensor([[token]])
+            ids = require("torch", "vlm", "The VLM").tensor([[token]], device=logits.device)
             out = self.family.language_model(
                 inputs_embeds=self.family.embed(ids),
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
                 position_ids=self.family.next_positions(positions, step),
             )
@@ -717,6 +838,8 @@ def load_vlm(
     budget: int = 1024,
     threads: int = 2,
     cache_dir: Path | None = None,
+    split_images: bool = False,
+    device: str = "auto",
 ) -> VisionLanguageModel:
     """Load a VLM by registry name (e.g. ``HuggingFaceTB/SmolVLM2-2.2B-Instruct``) or local dir.
 
@@ -727,8 +850,14 @@ def load_vlm(
         budget: default number of visual tokens the language model sees per answer.
         threads: CPU threads for torch.
         cache_dir: viewfinder cache root (None: the default).
+        split_images: SmolVLM / Idefics3 only: split frames into tiles as the checkpoint's
+            image processor does for still images (13x the tokens of a 360p frame), instead
+            of one view per frame as its video path does.
+        device: ``"auto"`` (a CUDA GPU in bfloat16/float16 if there is one, else the CPU in
+            float32), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     Raises:
+        DeviceError: ``device`` is not a device name or does not exist here.
         UnknownCompressorError: unknown ``compressor`` (the message lists the valid names).
         UnknownModelError / ModelNotInstalledError: the name is not registered / not on disk.
         MissingDependencyError: transformers or torch is not installed.
@@ -748,7 +877,14 @@ def load_vlm(
         compressor,
         budget,
     )
-    return backend(resolved.path, compressor=compressor, budget=budget, threads=threads)
+    return backend(
+        resolved.path,
+        compressor=compressor,
+        budget=budget,
+        threads=threads,
+        split_images=split_images,
+        device=device,
+    )
 
 
 __all__ = [
