@@ -626,6 +626,12 @@ class _Builder:
         )
         board = StageBoard()
         readers = ThreadReaders(lambda: open_video(self.info.path, self.settings.video_backend))
+        # CLIP frames come from the shot scan's spool (PyAV) when it runs; frames it did not
+        # catch, and every frame of a rebuilt visual part, are decoded by PyAV too, so the
+        # embeddings do not depend on which path or which installed backend produced them.
+        frame_readers = ThreadReaders(
+            lambda: open_video(self.info.path, self.settings.video_backend or "pyav")
+        )
         pool = (
             ThreadPoolExecutor(1, thread_name_prefix="viewfinder-index")
             if self.options.overlap
@@ -647,7 +653,7 @@ class _Builder:
                 spool = self._frame_spool(clip)
             clips, scan = self._build_shots(recipes["shots"], spool)
             text = self._screen_text_stage(recipes, clips, scan, readers)
-            visual = self._visual_stage(clips, clip, readers, spool)
+            visual = self._visual_stage(clips, clip, frame_readers, spool)
             board.post(text)
             board.post(visual)
             board.close()
@@ -674,6 +680,7 @@ class _Builder:
             if pool is not None:
                 pool.shutdown(wait=True)
             readers.close()
+            frame_readers.close()
             if spool is not None:
                 spool.remove()
             self.store.write_video_meta(self.meta)
