@@ -87,9 +87,10 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--strategy",
-        choices=["agent", "uniform"],
+        choices=["agent", "retrieve", "uniform"],
         default=None,
-        help="answering strategy (default: agent; uniform is the baseline)",
+        help="answering strategy (default: agent; retrieve: one search, then answer; "
+        "uniform: evenly sampled evidence, the baseline)",
     )
     for flag, what in (
         ("no-plan", "search with the question as is"),
@@ -241,7 +242,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     handlers["models"] = run_models
-    for name, module in (("index", ".indexes.cli"), ("eval", ".eval.cli")):
+    for name, module in (
+        ("index", ".indexes.cli"),
+        ("eval", ".eval.cli"),
+        ("transcript", ".transcript_cli"),
+    ):
         mod = _optional_command(module)
         if mod is not None:
             mod.add_parser(sub)

@@ -136,3 +136,7 @@ def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a 
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingDependencyError(module.split(".")[0], extra, purpose) from e
+
+
+class ExportFormatError(ViewfinderError, ValueError):
+    """An export format (e.g. of ``viewfinder transcript``) is not one of the known ones."""

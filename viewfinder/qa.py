@@ -67,6 +67,34 @@ class VideoQA:
         lines = None if subtitles is None else _subtitle_lines(subtitles, probe(path).duration)
         return self._index(path, fingerprint(path), progress, lines)
 
+    def transcript(
+        self,
+        video: str | os.PathLike[str],
+        text: bool = False,
+        progress: Progress | None = None,
+    ) -> Any:
+        """What the index of ``video`` heard (and, with ``text``, read), with timestamps.
+
+        The video is indexed first when it is not yet (once, cached on disk), reporting to
+        ``progress`` as :meth:`index` does.
+
+        Args:
+            video: Path of the video file.
+            text: Also list the on-screen text spans.
+            progress: Called as ``progress(stage, done, total)`` while indexing.
+
+        Returns:
+            A :class:`viewfinder.transcript.Transcript`; ``render(t, "srt")`` (same module)
+            exports it as subtitles.
+
+        Raises:
+            VideoError: the video is missing, not a video, corrupt or empty.
+        """
+        from .transcript import from_index
+
+        handle = self.index(video, progress=progress)
+        return from_index(handle, str(video), with_text=text)
+
     def _index(
         self,
         path: Path,
