@@ -167,7 +167,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if explain_to is not None:
         from .agent.explain import explain
 
-        agent = qa.settings.strategy == "agent"
+        agent = qa.settings.strategy in ("agent", "retrieve")
         index = qa.index(args.video, subtitles=args.subtitles) if agent else None
         explain(answer, args.video, explain_to, index=index, question=args.question)
     if args.json:

@@ -20,7 +20,7 @@ Progress = Callable[[str, float, float], None]
 # (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
 Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
-STRATEGIES = ("agent", "uniform")
+STRATEGIES = ("agent", "retrieve", "uniform")
 
 
 class VideoQA:
@@ -149,13 +149,15 @@ class VideoQA:
         key = fingerprint(path)  # hashes 3 MiB of the file: once per question
         probe_s = time.perf_counter() - started
         lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
-        if self.settings.strategy == "agent":
-            from .agent.run import answer_agent
-
+        if self.settings.strategy in ("agent", "retrieve"):
             cached = _index_key(key, lines) in self._indexes
             handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s
-            answer = answer_agent(
+            if self.settings.strategy == "agent":
+                from .agent.run import answer_agent as answer_indexed
+            else:
+                from .agent.retrieve import answer_retrieve as answer_indexed
+            answer = answer_indexed(
                 path, handle, question, options, self.models, self.settings, progress
             )
             answer.usage["seconds"]["index"] = round(index_s, 3)

@@ -26,7 +26,7 @@ from .runner import run as run_items
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("uniform", "agent")
+STRATEGIES = ("uniform", "retrieve", "agent")
 # Benchmarks whose subtitles can stand in for speech recognition: (--subtitles help, default dir)
 SUBTITLE_HELP = {
     "longvideobench": (
