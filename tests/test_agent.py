@@ -114,13 +114,13 @@ class FakeIndex:
 OPTIONS = ["Monday", "Thursday", "Friday", "Sunday"]
 
 
-def _run(index, llm, **settings):
+def _run(index, llm, options=OPTIONS, **settings):
     settings.setdefault("llm", "scripted")
     s = Settings(ocr=None, vlm=None, **settings)
     models = Models(s)
     models.use("llm", llm)
     return answer_agent(
-        index.info.path, index, "When was the meeting moved to?", OPTIONS, models, s
+        index.info.path, index, "When was the meeting moved to?", options, models, s
     )
 
 
@@ -186,12 +186,24 @@ def test_frames_not_clips_takes_one_frame_per_clip():
 
 
 def test_plan_from_llm_lines_is_used():
-    """A well-formed plan from the LLM becomes per-modality sub-queries searched first."""
+    """For an open question, a well-formed plan from the LLM becomes per-modality sub-queries
+    searched first."""
     index = FakeIndex()
     llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
-    _run(index, llm)
+    _run(index, llm, options=None)
     assert ("speech", "meeting moved", 6) in index.queries
     assert ("text", "agenda", 6) in index.queries
+
+
+def test_multiple_choice_is_planned_by_rules_without_an_llm_call():
+    """The options already are the queries: no planning generation, each option searched."""
+    index = FakeIndex()
+    llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
+    ans = _run(index, llm)
+    plan = next(t["plan"] for t in ans.trace if "plan" in t)
+    assert plan["source"] == "rules" and len(llm.prompts) == 1  # the answer's choose() only
+    assert not any(q == "agenda" for _, q, _ in index.queries)
+    assert any("Thursday" in q for _, q, _ in index.queries)
 
 
 def _clip(i: int, score: float, length: float = 10.0) -> KeyClip:

@@ -123,3 +123,24 @@ def test_strategy_choice_is_offered_everywhere() -> None:
     assert args.strategy == "retrieve" and "retrieve" in EVAL_STRATEGIES
     with pytest.raises(InvalidQuestionError, match="retrieve"):
         VideoQA(strategy="ranked")
+
+
+class CountingLLM(ReadingLLM):
+    """Reports prompt tokens as it reads, like the real models' ``progress=`` argument."""
+
+    def choose(self, system, user, letters, assistant_prefix="", progress=None):
+        total = self.count_tokens(user)
+        for done in range(0, total + 1, max(1, total // 4)):
+            progress(min(done, total), total)
+        progress(total, total)
+        return super().choose(system, user, letters, assistant_prefix)
+
+
+def test_the_answering_models_tokens_move_the_progress_bar(qa: VideoQA, sample_video: Path):
+    """While the model reads the prompt, progress reports climb to its token count (the bar
+    no longer sits still through answering)."""
+    qa.models.use("llm", CountingLLM())
+    stages: list[tuple[str, float, float]] = []
+    qa.ask(sample_video, "Which key saves?", ["F2", "F5"], progress=lambda *a: stages.append(a))
+    model = [(d, t) for s, d, t in stages if s == "answer model"]
+    assert len(model) >= 4 and model[-1][0] == model[-1][1] > 20

@@ -7,7 +7,7 @@ prefix "Best Option: (", never by parsing free text; open questions get one gree
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from .. import prompts
@@ -24,6 +24,8 @@ NO_VLM_NOTE = (
 NOT_FOUND = "The video's speech and screen text do not say."
 # Tokens kept free in the LLM context for the instructions, question, options and answer.
 PROMPT_RESERVE = 700
+# Progress stage of the answering model's call, counted in tokens read and written.
+MODEL_STAGE = "answer model"
 
 
 def answer_from_text(
@@ -35,6 +37,7 @@ def answer_from_text(
     trace: list[dict[str, Any]],
     thin: Literal["even", "rank"] = "rank",
     option_matches: Sequence[Any] = (),
+    progress: Callable[[str, float, float], None] | None = None,
 ) -> Answer:
     """Answer with the text LLM from ``evidence``.
 
@@ -44,6 +47,8 @@ def answer_from_text(
             pass them best first).
         option_matches: ``agent.verify.OptionMatch`` per option: each option's closest
             passage is listed under the evidence, so the model compares the wordings.
+        progress: ``progress(stage, done, total)``: tokens of the model call, as
+            :data:`MODEL_STAGE`, so a bar moves while the model reads and writes.
     """
     llm = models.get("llm")
     if llm is None:
@@ -79,6 +84,7 @@ def answer_from_text(
             user,
             letters,
             assistant_prefix=prompts.render("answer", "multiple_choice_prefix"),
+            **model_progress(llm.choose, progress, MODEL_STAGE),
         )
         choice = max(probs, key=probs.get)
         text = options[letters.index(choice)]
@@ -98,7 +104,13 @@ def answer_from_text(
             usage={"text_tokens": llm.count_tokens(system + user)},
         )
     user = prompts.render("answer", "open", sources=sources, evidence=lines, question=question)
-    gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
+    gen = llm.generate(
+        system,
+        user,
+        max_tokens=60,
+        stop=["\n"],
+        **model_progress(llm.generate, progress, MODEL_STAGE),
+    )
     # Small models add markdown despite the instructions; the CLI prints plain text.
     text = gen.text.replace("`", "").replace("**", "").strip() or NOT_FOUND
     confidence = float(min(1.0, max(0.0, math.exp(gen.mean_logprob))))
@@ -121,6 +133,26 @@ def answer_from_text(
         evidence=support,
         usage={"text_tokens": gen.tokens_in + gen.tokens_out},
     )
+
+
+def model_progress(
+    method: Callable[..., Any], progress: Callable[[str, float, float], None] | None, stage: str
+) -> dict[str, Any]:
+    """``progress=`` for a call of ``method`` reporting tokens as ``stage``.
+
+    Empty when nobody watches or when ``method`` takes no ``progress`` (a model given with
+    ``Models.use`` may implement only the older signature).
+    """
+    if progress is None:
+        return {}
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes = "progress" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return {"progress": lambda done, total: progress(stage, done, total)} if takes else {}
 
 
 def _fit(

@@ -103,7 +103,9 @@ def answer_retrieve(
         )
         visual_tokens = int(trace[-1].get("visual_tokens", 0))
     else:
-        answer = answer_from_text(question, options, evidence, models, notes, trace, thin="rank")
+        answer = answer_from_text(
+            question, options, evidence, models, notes, trace, thin="rank", progress=progress
+        )
     seconds["answer"] = time.perf_counter() - started
     if progress:
         progress(STAGE, 2, 2)
