@@ -131,18 +131,25 @@ def test_confident_answer_stops_after_one_look():
     assert any(300 <= e.start <= 304 for e in ans.evidence)
 
 
+def _unsaid() -> FakeIndex:
+    """The talk without the line that names the day: no passage supports any option."""
+    index = FakeIndex()
+    index.speech_segments[15] = Segment(300, 304, "the meeting moved")
+    return index
+
+
 def test_loop_ends_within_max_steps():
     """Never confident: the agent stops after max_steps answers, not before, not after."""
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
-    ans = _run(FakeIndex(), llm, max_steps=3)
+    ans = _run(_unsaid(), llm, max_steps=3)
     answers = [t for t in ans.trace if t.get("node") == "answer"]
     assert ans.usage["steps"] == 3 and len(answers) == 3
 
 
 def test_low_confidence_triggers_a_wider_second_look():
     """An unsure answer makes the agent search again with more results and new sub-queries."""
-    index = FakeIndex()
-    llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.95, "A": 0.05}])
+    index = _unsaid()
+    llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.99, "A": 0.01}])
     ans = _run(index, llm)
     assert ans.usage["steps"] == 2 and ans.choice == "B"
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"]
