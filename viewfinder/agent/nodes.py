@@ -64,8 +64,9 @@ def plan(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         queries = {m: [state.question] for m in MODALITIES}
         result = Plan(queries, answer_type, "off")
     elif state.options:
-        # The options already are the queries: an LLM plan would cost as much as the answer
-        # (43 of 223 s on the sample video on a busy machine) to rephrase them.
+        # The options already are the queries: an LLM plan costs as much as the answer to
+        # rephrase them (99-111 s of 244-349 s per question on the sample video, busy machine;
+        # docs/results/latency.md).
         result = rule_plan(state.question, state.options)
     else:
         result = _llm_plan(state, ctx) or rule_plan(state.question, state.options)
