@@ -121,3 +121,57 @@ def test_open_answer_backed_by_a_passage_cites_it():
     ans, _ = _answer(llm, "Which key opens a new tab?", None, KEY_LINES)
     assert ans.text == "You press N." and ans.evidence[0].start == 12.0
     assert ground_open("Which key opens a new tab?", "N", KEY_LINES).support == 1.0
+
+
+ROOMS = [
+    Evidence(17.5, 20.0, "speech", "The team meets in room 12 on Monday."),
+    Evidence(44.5, 48.0, "speech", "Correction: the team now meets in room 31."),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("In which room does the team meet after the change?", "B"),
+        ("Which room was announced first for the team meeting?", "A"),
+    ],
+)
+def test_first_and_after_the_change_follow_the_passages_times(question, expected):
+    """A value said twice: "first" takes the earlier passage, "after the change" the later,
+    even against a model sure of the other."""
+    model = {"A": 0.1, "B": 0.9} if expected == "A" else {"A": 0.9, "B": 0.1}
+    g = ground_choice(question, ["room 12", "room 31"], "AB", model, ROOMS)
+    assert g.choice == expected and g.deciding is not None
+    assert any("comes " in n for n in g.notes)
+
+
+def test_equally_backed_options_lower_confidence():
+    """Both rooms are backed alike and nothing in the question orders them: the model's 0.95
+    decides, but the confidence says the passages did not."""
+    g = ground_choice("Which room does the team meet in?", ["room 12", "room 31"], "AB",
+                      {"A": 0.95, "B": 0.05}, ROOMS)  # fmt: skip
+    assert g.choice == "A" and g.confidence < 0.75
+    assert any("alike" in n for n in g.notes)
+
+
+def test_a_negated_question_favours_the_option_the_passages_do_not_back():
+    lines = [
+        Evidence(34.0, 44.0, "text", "Supported systems"),
+        Evidence(34.0, 44.0, "text", "Supported systems: Debian 12, Fedora 40, FreeBSD 14"),
+    ]
+    g = ground_choice(
+        "Which of these systems is NOT on the supported list?",
+        ["Debian 12", "Fedora 40", "Windows 11", "FreeBSD 14"],
+        "ABCD",
+        {"A": 0.6, "B": 0.2, "C": 0.1, "D": 0.1},
+        lines,
+    )
+    assert g.choice == "C" and any("negated" in n for n in g.notes)
+
+
+def test_an_answer_saying_the_evidence_is_silent_is_not_found():
+    """ "not mentioned" is an abstention, even though "not" hides inside "Notepad"."""
+    llm = StubbornLLM(sentence="The price is not mentioned in the given evidence.")
+    lines = [Evidence(0.0, 8.0, "text", "Notepad Pro: a quick tour")]
+    ans, _ = _answer(llm, "What is the price of the editor?", None, lines)
+    assert ans.text == NOT_FOUND and ans.confidence <= 0.2

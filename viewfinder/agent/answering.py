@@ -17,7 +17,7 @@ from ..answer import Answer, Evidence
 from ..errors import ModelNotInstalledError
 from ..runtime import Models
 from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
-from .grounding import ground_choice, ground_open
+from .grounding import abstains, ground_choice, ground_open
 
 LETTERS = "ABCDEF"
 NO_VLM_NOTE = (
@@ -135,7 +135,7 @@ def answer_from_text(
     support = attribute(shown, question, text)
     grounded = ground_open(question, text, shown)
     trace[-1]["support"] = grounded.support
-    if "do not say" in text.lower() or "not found" in text.lower():
+    if abstains(text):
         text, support, confidence = NOT_FOUND, [], min(confidence, 0.2)
     elif grounded.support == 0.0:
         notes.append(

@@ -33,8 +33,14 @@ class GroundingOptions:
     # the odds by e**weight (about 55x), enough to overrule a model that contradicts the
     # passage at 0.9; when passages support several options equally, the model decides.
     support_weight: float = 4.0
-    # Below this support no option counts as backed by the passages.
-    min_support: float = 0.35
+    # Below this support no option counts as backed by the passages: an option's words in a
+    # line sharing none of the question's words (0.4) are a mention, not an answer.
+    min_support: float = 0.5
+    # Support added to the backed option whose passage comes first / last when the question
+    # asks which came first or what holds after a change.
+    order_bonus: float = 1.0
+    # Options whose support is within this of the best count as backed alike.
+    tie_margin: float = 0.15
     # Long options are matched by similarity of their letters and digits (OCR misreads);
     # below this similarity a passage does not hold the option.
     min_similarity: float = 0.8
@@ -107,6 +113,24 @@ def option_support(
     return round(best, 4), best_passage
 
 
+_FIRST = re.compile(r"\b(first|earliest|initially|originally|at the (start|beginning))\b", re.I)
+_LAST = re.compile(
+    r"\b(last|latest|finally|now|after the (change|update|correction)|in the end|at the end|"
+    r"currently|updated|corrected)\b",
+    re.I,
+)
+_NEGATED = re.compile(r"\b(not|never|except|isn't|aren't|wasn't|doesn't|don't|without)\b", re.I)
+
+
+def order_cue(question: str) -> str | None:
+    """ "first" or "last" when the question asks which comes first or what holds now."""
+    if _FIRST.search(question):
+        return "first"
+    if _LAST.search(question):
+        return "last"
+    return None
+
+
 def ground_choice(
     question: str,
     options: Sequence[str],
@@ -115,47 +139,79 @@ def ground_choice(
     passages: Sequence[Evidence],
     opts: GroundingOptions | None = None,
 ) -> Grounded:
-    """Combine the model's option probabilities with the passages' support of each option."""
+    """Combine the model's option probabilities with the passages' support of each option.
+
+    Three readings of the question change how support counts: a negated question ("which is
+    NOT listed") favours the options the passages do not back; "first" / "after the change"
+    favours, among backed options, the one whose passage comes earliest / latest; and when
+    passages back several options equally, the model decides but confidence is lowered.
+    """
     opts = opts or GroundingOptions()
     support: dict[str, float] = {}
     cited: dict[str, Evidence | None] = {}
     for letter, option in zip(letters, options, strict=True):
         support[letter], cited[letter] = option_support(option, question, passages, opts)
+    notes: list[str] = []
+    backed = [k for k in letters if support[k] >= opts.min_support]
+    negated = bool(_NEGATED.search(question)) and bool(backed)
+    weight = dict(support)
+    if negated:
+        top_support = max(support.values())
+        weight = {k: top_support - v for k, v in support.items()}
+        notes.append(
+            f"the question is negated: options the passages back ({', '.join(backed)}) are "
+            "the ones it is not"
+        )
+    cue = order_cue(question)
+    if cue and not negated and len(backed) > 1:
+        timed = [k for k in backed if cited[k] is not None]
+        pick = (min if cue == "first" else max)(timed, key=lambda k: cited[k].start)
+        weight[pick] += opts.order_bonus
+        notes.append(
+            f"the question asks what comes {cue}: of the backed options, ({pick})'s passage "
+            f"at [{stamp(cited[pick].start, cited[pick].end)}] comes {cue}"
+        )
     scores = {
-        k: math.log(max(model_probabilities.get(k, 0.0), 1e-6)) + opts.support_weight * support[k]
+        k: math.log(max(model_probabilities.get(k, 0.0), 1e-6)) + opts.support_weight * weight[k]
         for k in letters
     }
     top = max(scores.values())
     mass = {k: math.exp(v - top) for k, v in scores.items()}
     total = sum(mass.values())
     probabilities = {k: v / total for k, v in mass.items()}
-    choice = max(probabilities, key=lambda k: (probabilities[k], support[k]))
+    choice = max(probabilities, key=lambda k: (probabilities[k], weight[k]))
     chance = 1.0 / len(letters)
     confidence = probabilities[choice]
-    notes: list[str] = []
     model_pick = max(model_probabilities, key=model_probabilities.get)
-    best_support = max(support.values())
+    best_weight = max(weight.values())
+    tied = [k for k in letters if best_weight - weight[k] <= opts.tie_margin]
     if not passages:
         confidence = chance + (confidence - chance) * opts.no_evidence_shrink
         notes.append(
             "no passage of the video was found for this question: the choice is close to a "
             "guess, and its confidence near chance"
         )
-    elif best_support < opts.min_support:
+    elif not backed:
         confidence = chance + (confidence - chance) * opts.unsupported_shrink
         notes.append(
             "no option is supported by the passages found (none holds an option's words on "
             "the question's topic): confidence pulled toward chance"
         )
     else:
+        if len(tied) > 1 and choice in tied:
+            share = 1.0 / len(tied)
+            confidence = share + (confidence - share) * opts.unsupported_shrink
+            notes.append(
+                f"the passages back ({', '.join(tied)}) alike: the model's reading decided, so "
+                "confidence is lowered"
+            )
         passage = cited[choice]
-        if passage is not None and support[choice] >= opts.min_support:
+        if not negated and passage is not None and support[choice] >= opts.min_support:
             notes.append(
                 f"({choice}) is backed by the {passage.modality} at "
                 f'[{stamp(passage.start, passage.end)}]: "{passage.text[:80]}"'
             )
-        else:
-            backed = [k for k in letters if support[k] >= opts.min_support]
+        elif not negated:
             notes.append(
                 f"the passages back ({', '.join(backed)}), not the chosen ({choice}): the "
                 "model's reading decided"
@@ -164,14 +220,8 @@ def ground_choice(
             notes.append(
                 f"the model's own first choice was ({model_pick}); the passages overruled it"
             )
-    return Grounded(
-        probabilities,
-        choice,
-        float(confidence),
-        support,
-        cited[choice] if support[choice] >= opts.min_support else None,
-        tuple(notes),
-    )
+    deciding = cited[choice] if support[choice] >= opts.min_support and not negated else None
+    return Grounded(probabilities, choice, float(confidence), support, deciding, tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -182,6 +232,18 @@ class OpenGrounding:
     support: float
     # The passage holding most of them (None when none holds any).
     deciding: Evidence | None
+
+
+_ABSTAIN = re.compile(
+    r"\b(not (mentioned|found|given|provided|stated|specified|shown|said|in the)|do(es)? not "
+    r"say|no information|cannot be determined|unknown)\b",
+    re.I,
+)
+
+
+def abstains(answer: str) -> bool:
+    """Whether an open answer says the evidence does not hold it ("not mentioned", ...)."""
+    return bool(_ABSTAIN.search(answer))
 
 
 def ground_open(question: str, answer: str, passages: Sequence[Evidence]) -> OpenGrounding:
@@ -195,7 +257,7 @@ def ground_open(question: str, answer: str, passages: Sequence[Evidence]) -> Ope
     for passage in passages:
         present = set(words(passage.text))
         squashed = "".join(passage.text.lower().split())
-        held = {w for w in own if w in present or (len(w) >= 3 and w in squashed)}
+        held = {w for w in own if w in present or (len(w) >= 4 and w in squashed)}
         found |= held
         if len(held) > best:
             best, best_passage = len(held), passage
