@@ -78,9 +78,16 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def _stem(word: str) -> str:
+    for suffix, keep in (("ing", 3), ("ed", 3), ("s", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
+            return word[: -len(suffix)]
+    return word
+
+
 def _stems(items: Sequence[str]) -> set[str]:
-    """Words with a plural or verb "s" removed, so "opens" meets "open"."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in items}
+    """Words without a plural or verb ending, so "opens", "opened" and "open" meet."""
+    return {_stem(w) for w in items}
 
 
 def option_support(
