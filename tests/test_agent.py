@@ -10,19 +10,20 @@ from fakes import FakeIndex, ScriptedLLM, line, talk_index
 from viewfinder.agent.budget import BudgetOptions, ZoomTarget, allocate, tokens_for
 from viewfinder.agent.run import answer_agent
 from viewfinder.agent.state import KeyClip
+from viewfinder.indexes.transcript import SpeechSegment
 from viewfinder.runtime import Models
 from viewfinder.settings import Settings
 
 OPTIONS = ["Monday", "Thursday", "Friday", "Sunday"]
 
 
-def _run(index, llm, **settings):
+def _run(index, llm, options=OPTIONS, **settings):
     settings.setdefault("llm", "scripted")
     s = Settings(ocr=None, vlm=None, **settings)
     models = Models(s)
     models.use("llm", llm)
     return answer_agent(
-        index.info.path, index, "When was the meeting moved to?", OPTIONS, models, s
+        index.info.path, index, "When was the meeting moved to?", options, models, s
     )
 
 
@@ -33,18 +34,25 @@ def test_confident_answer_stops_after_one_look():
     assert any(300 <= e.start <= 304 for e in ans.evidence)
 
 
+def _unsaid() -> FakeIndex:
+    """The talk without the line that names the day: no passage supports any option."""
+    index = talk_index()
+    index.speech_segments[15] = SpeechSegment(300, 304, "the meeting moved")
+    return index
+
+
 def test_loop_ends_within_max_steps():
     """Never confident: the agent stops after max_steps answers, not before, not after."""
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
-    ans = _run(talk_index(), llm, max_steps=3)
+    ans = _run(_unsaid(), llm, max_steps=3)
     answers = [t for t in ans.trace if t.get("node") == "answer"]
     assert ans.usage["steps"] == 3 and len(answers) == 3
 
 
 def test_low_confidence_triggers_a_wider_second_look():
     """An unsure answer makes the agent search again with more results and new sub-queries."""
-    index = talk_index()
-    llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.95, "A": 0.05}])
+    index = _unsaid()
+    llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.99, "A": 0.01}])
     ans = _run(index, llm)
     assert ans.usage["steps"] == 2 and ans.choice == "B"
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"]
@@ -88,12 +96,24 @@ def test_frames_not_clips_takes_one_frame_per_clip():
 
 
 def test_plan_from_llm_lines_is_used():
-    """A well-formed plan from the LLM becomes per-modality sub-queries searched first."""
+    """For an open question, a well-formed plan from the LLM becomes per-modality sub-queries
+    searched first."""
     index = talk_index()
     llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
-    _run(index, llm)
+    _run(index, llm, options=None)
     assert ("speech", "meeting moved", 6) in index.queries
     assert ("text", "agenda", 6) in index.queries
+
+
+def test_multiple_choice_is_planned_by_rules_without_an_llm_call():
+    """The options already are the queries: no planning generation, each option searched."""
+    index = talk_index()
+    llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
+    ans = _run(index, llm)
+    plan = next(t["plan"] for t in ans.trace if "plan" in t)
+    assert plan["source"] == "rules" and len(llm.prompts) == 1  # the answer's choose() only
+    assert not any(q == "agenda" for _, q, _ in index.queries)
+    assert any("Thursday" in q for _, q, _ in index.queries)
 
 
 def _clip(i: int, score: float, length: float = 10.0) -> KeyClip:

@@ -248,8 +248,10 @@ def test_a_real_agent_run_is_drawn(tmp_path):
 
     settings = Settings(ocr=None, vlm=None, llm="scripted")
     models = Models(settings)
-    # Unsure at the first look, sure at the second; plans nothing (rule sub-queries).
-    models.use("llm", ScriptedLLM([{"A": 0.45, "B": 0.55}, {"A": 0.05, "B": 0.95}]))
+    # First look: leaning to A, against the screen line that lists "usr" (which grounding
+    # weighs but, sharing no word with the question, does not count as backing); sure of B at
+    # the second. Plans nothing (rule sub-queries).
+    models.use("llm", ScriptedLLM([{"A": 0.8, "B": 0.2}, {"A": 0.05, "B": 0.95}]))
     question = "Which directory is listed?"
     ans = answer_agent(VIDEO, graph_index(), question, ["/home", "/usr"], models, settings)
     view = read_trace(ans, 8.3)

@@ -97,9 +97,10 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--strategy",
-        choices=["agent", "uniform"],
+        choices=["agent", "retrieve", "uniform"],
         default=None,
-        help="answering strategy (default: agent; uniform is the baseline)",
+        help="answering strategy (default: agent; retrieve: one search, then answer; "
+        "uniform: evenly sampled evidence, the baseline)",
     )
     for flag, what in (
         ("no-plan", "search with the question as is"),
@@ -194,7 +195,7 @@ def run_ask(args: argparse.Namespace) -> int:
         from .agent.explain import explain
 
         try:
-            agent = qa.settings.strategy == "agent"
+            agent = qa.settings.strategy in ("agent", "retrieve")
             index = qa.index(args.video, subtitles=args.subtitles) if agent else None
             explain(answer, args.video, explain_to, index=index, question=args.question)
         except (OSError, ViewfinderError) as e:
@@ -326,6 +327,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int
         ("eval", ".eval.cli"),
         ("serve", ".serve.cli"),
         ("mcp", ".serve.mcp_cli"),
+        ("transcript", ".transcript_cli"),
     ):
         mod = _optional_command(module)
         if mod is not None:

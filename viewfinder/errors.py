@@ -187,3 +187,7 @@ def require(module: str, extra: str, purpose: str):  # noqa: ANN201 - returns a 
 
 class DeviceError(ViewfinderError, ValueError):
     """A requested compute device does not exist on this machine, or is not a device name."""
+
+
+class ExportFormatError(ViewfinderError, ValueError):
+    """An export format (e.g. of ``viewfinder transcript``) is not one of the known ones."""

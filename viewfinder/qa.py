@@ -25,7 +25,7 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 6
 # 3140 for the question; text in practice takes at least one character per token, so 3000
 # characters fit (the longest MLVU / LongVideoBench question with its options has 2796).
 MAX_QUESTION_CHARS = 3000
-STRATEGIES = ("agent", "uniform")
+STRATEGIES = ("agent", "retrieve", "uniform")
 
 
 class VideoQA:
@@ -84,6 +84,34 @@ class VideoQA:
         info = probe(path)  # a missing or broken file is a typed error before the cache key is read
         lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
         return self._index(path, video_key(self.settings.cache_root, path), progress, lines)
+
+    def transcript(
+        self,
+        video: str | os.PathLike[str],
+        text: bool = False,
+        progress: Progress | None = None,
+    ) -> Any:
+        """What the index of ``video`` heard (and, with ``text``, read), with timestamps.
+
+        The video is indexed first when it is not yet (once, cached on disk), reporting to
+        ``progress`` as :meth:`index` does.
+
+        Args:
+            video: Path of the video file.
+            text: Also list the on-screen text spans.
+            progress: Called as ``progress(stage, done, total)`` while indexing.
+
+        Returns:
+            A :class:`viewfinder.transcript.Transcript`; ``render(t, "srt")`` (same module)
+            exports it as subtitles.
+
+        Raises:
+            VideoError: the video is missing, not a video, corrupt or empty.
+        """
+        from .transcript import from_index
+
+        handle = self.index(video, progress=progress)
+        return from_index(handle, str(video), with_text=text)
 
     def _index(
         self,
@@ -155,8 +183,7 @@ class VideoQA:
         key = fingerprint(path)  # hashes 3 MiB of the file: once per question
         probe_s = time.perf_counter() - started
         lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
-        if self.settings.strategy == "agent":
-            from .agent.run import answer_agent
+        if self.settings.strategy in ("agent", "retrieve"):
             from .indexes.fingerprint import video_key
 
             # The index's own key: a same-size rewrite of the file is a different video.
@@ -164,7 +191,11 @@ class VideoQA:
             cached = _index_key(key, lines) in self._indexes
             handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s
-            answer = answer_agent(
+            if self.settings.strategy == "agent":
+                from .agent.run import answer_agent as answer_indexed
+            else:
+                from .agent.retrieve import answer_retrieve as answer_indexed
+            answer = answer_indexed(
                 path, handle, question, options, self.models, self.settings, progress
             )
             answer.usage["seconds"]["index"] = round(index_s, 3)

@@ -40,8 +40,9 @@ MODEL_ROLES = {
 class Settings:
     """Everything that changes what viewfinder computes."""
 
-    # "agent" retrieves key clips and looks again when unsure; "uniform" samples the whole
-    # video evenly (the baseline every strategy must beat at the same budget).
+    # "agent" retrieves key clips and looks again when unsure; "retrieve" searches every
+    # index once and answers from the top passages (the retrieval baseline); "uniform"
+    # samples the whole video evenly (the baseline every strategy must beat at the same budget).
     strategy: str = "agent"
     # Visual-token budget for the answering model (frames x tokens per frame).
     budget: int = 1024

@@ -1,13 +1,15 @@
 """Answer from speech and screen-text evidence with the text LLM (the no-VLM path).
 
 Multiple choice is decided by the model's likelihood of each option letter after the MLVU
-prefix "Best Option: (", never by parsing free text; open questions get one greedy sentence.
+prefix "Best Option: (", never by parsing free text, combined with how well the passages
+shown support each option (agent/grounding.py); open questions get one greedy sentence,
+and an answer no passage backs becomes "not found in the video".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from .. import prompts
@@ -16,14 +18,19 @@ from ..errors import ModelNotInstalledError
 from ..runtime import Models
 from ..text import LETTERS
 from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
+from .grounding import abstains, ground_choice, ground_open
 
 NO_VLM_NOTE = (
     "answered from speech and screen text only: no VLM is installed, so the "
     "pictures themselves were not seen"
 )
-NOT_FOUND = "The video's speech and screen text do not say."
+NOT_FOUND = "Not found in the video: its speech and screen text do not say."
+# Most confidence an open answer keeps when no passage holds its words.
+UNSUPPORTED_OPEN_CONFIDENCE = 0.15
 # Tokens kept free in the LLM context for the instructions, question, options and answer.
 PROMPT_RESERVE = 700
+# Progress stage of the answering model's call, counted in tokens read and written.
+MODEL_STAGE = "answer model"
 
 
 def answer_from_text(
@@ -35,6 +42,7 @@ def answer_from_text(
     trace: list[dict[str, Any]],
     thin: Literal["even", "rank"] = "rank",
     option_matches: Sequence[Any] = (),
+    progress: Callable[[str, float, float], None] | None = None,
 ) -> Answer:
     """Answer with the text LLM from ``evidence``.
 
@@ -44,6 +52,8 @@ def answer_from_text(
             pass them best first).
         option_matches: ``agent.verify.OptionMatch`` per option: each option's closest
             passage is listed under the evidence, so the model compares the wordings.
+        progress: ``progress(stage, done, total)``: tokens of the model call, as
+            :data:`MODEL_STAGE`, so a bar moves while the model reads and writes.
     """
     llm = models.get("llm")
     if llm is None:
@@ -79,26 +89,37 @@ def answer_from_text(
             user,
             letters,
             assistant_prefix=prompts.render("answer", "multiple_choice_prefix"),
+            **model_progress(llm.choose, progress, MODEL_STAGE),
         )
-        choice = max(probs, key=probs.get)
+        grounded = ground_choice(question, options, letters, probs, shown)
+        choice = grounded.choice
         text = options[letters.index(choice)]
+        notes.extend(n for n in grounded.notes if n not in notes)
         trace.append(
             {
                 "step": "answer",
                 "mode": "multiple_choice",
                 "lines": len(shown),
                 "probabilities": {k: round(v, 4) for k, v in probs.items()},
+                "support": grounded.support,
+                "grounded": {k: round(v, 4) for k, v in grounded.probabilities.items()},
             }
         )
         return Answer(
             text=text,
             choice=choice,
-            confidence=float(probs[choice]),
-            evidence=attribute(shown, question, text),
+            confidence=grounded.confidence,
+            evidence=_cited_first(grounded.deciding, attribute(shown, question, text)),
             usage={"text_tokens": llm.count_tokens(system + user)},
         )
     user = prompts.render("answer", "open", sources=sources, evidence=lines, question=question)
-    gen = llm.generate(system, user, max_tokens=60, stop=["\n"])
+    gen = llm.generate(
+        system,
+        user,
+        max_tokens=60,
+        stop=["\n"],
+        **model_progress(llm.generate, progress, MODEL_STAGE),
+    )
     # Small models add markdown despite the instructions; the CLI prints plain text.
     text = gen.text.replace("`", "").replace("**", "").strip() or NOT_FOUND
     confidence = float(min(1.0, max(0.0, math.exp(gen.mean_logprob))))
@@ -112,8 +133,21 @@ def answer_from_text(
         }
     )
     support = attribute(shown, question, text)
-    if "do not say" in text.lower():
-        support, confidence = [], min(confidence, 0.2)
+    grounded = ground_open(question, text, shown)
+    trace[-1]["support"] = grounded.support
+    if abstains(text):
+        text, support, confidence = NOT_FOUND, [], min(confidence, 0.2)
+    elif grounded.support == 0.0:
+        notes.append(
+            f'the model answered "{text[:80]}", but no passage found holds its words, so '
+            "the answer is: not found in the video"
+        )
+        text, support = NOT_FOUND, []
+        confidence = min(confidence, UNSUPPORTED_OPEN_CONFIDENCE)
+    else:
+        # Words of the answer that no passage holds may be invented: less sure by that share.
+        confidence *= 0.5 + 0.5 * grounded.support
+        support = _cited_first(grounded.deciding, support)
     return Answer(
         text=text,
         choice=None,
@@ -121,6 +155,35 @@ def answer_from_text(
         evidence=support,
         usage={"text_tokens": gen.tokens_in + gen.tokens_out},
     )
+
+
+def model_progress(
+    method: Callable[..., Any], progress: Callable[[str, float, float], None] | None, stage: str
+) -> dict[str, Any]:
+    """``progress=`` for a call of ``method`` reporting tokens as ``stage``.
+
+    Empty when nobody watches or when ``method`` takes no ``progress`` (a model given with
+    ``Models.use`` may implement only the older signature).
+    """
+    if progress is None:
+        return {}
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes = "progress" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return {"progress": lambda done, total: progress(stage, done, total)} if takes else {}
+
+
+def _cited_first(deciding: Evidence | None, others: list[Evidence]) -> list[Evidence]:
+    """The deciding passage, then the other supporting lines (without repeating it)."""
+    if deciding is None:
+        return others
+    key = (deciding.start, deciding.modality, deciding.text)
+    rest = [e for e in others if (e.start, e.modality, e.text) != key]
+    return [Evidence(deciding.start, deciding.end, deciding.modality, deciding.text, 1.0), *rest]
 
 
 def _fit(

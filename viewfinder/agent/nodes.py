@@ -63,6 +63,11 @@ def plan(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     if not ctx.options.plan:
         queries = {m: [state.question] for m in MODALITIES}
         result = Plan(queries, answer_type, "off")
+    elif state.options:
+        # The options already are the queries: an LLM plan costs as much as the answer to
+        # rephrase them (99-111 s of 244-349 s per question on the sample video, busy machine;
+        # docs/results/latency.md).
+        result = rule_plan(state.question, state.options)
     else:
         result = _llm_plan(state, ctx) or rule_plan(state.question, state.options)
     return {"plan": result, "trace": [{"plan": jsonable(result)}]}
@@ -89,8 +94,14 @@ def _llm_plan(state: QAState, ctx: AgentContext) -> Plan | None:
         return None
     user = prompts.render("agent", "plan", question=state.question, options=state.options or [])
     # Starting the reply with "said:" keeps small models in the three-line format.
+    from .answering import model_progress
+
     gen = llm.generate(
-        prompts.render("agent", "plan_system"), user, max_tokens=60, assistant_prefix="said:"
+        prompts.render("agent", "plan_system"),
+        user,
+        max_tokens=60,
+        assistant_prefix="said:",
+        **model_progress(llm.generate, ctx.progress, "plan model"),
     )
     found: dict[str, list[str]] = {}
     for line in ("said:" + gen.text).splitlines():
@@ -345,6 +356,7 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             trace,
             thin="rank",
             option_matches=state.option_matches,
+            progress=ctx.progress,
         )
     result.notes = notes
     best = (

@@ -84,7 +84,9 @@ def answer_uniform(
             vlm, video, times, question, options, evidence, settings, notes, trace
         )
     else:
-        answer = answer_from_text(question, options, evidence, models, notes, trace, thin="even")
+        answer = answer_from_text(
+            question, options, evidence, models, notes, trace, thin="even", progress=progress
+        )
     seconds["answer"] = time.perf_counter() - t0
 
     answer.usage.update(

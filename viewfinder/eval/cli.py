@@ -45,7 +45,7 @@ examples:
 
 Results go to OUT/results_<strategy>_b<budget>.jsonl (resumable) and OUT/report.{md,json}.
 """
-STRATEGIES = ("uniform", "agent")
+STRATEGIES = ("uniform", "retrieve", "agent")
 # Benchmarks whose subtitles can stand in for speech recognition: (--subtitles help, default dir)
 SUBTITLE_HELP = {
     "longvideobench": (

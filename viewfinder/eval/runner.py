@@ -72,8 +72,8 @@ class VideoQAAnswerer(Answerer):
         self._qa = VideoQA(settings)
 
     def prepare(self, video: Path, subtitles: Sequence[Sequence[Any]] | None = None) -> None:
-        # Only the agent has an index to build; uniform reads the video on the first ask.
-        if self._qa.settings.strategy == "agent":
+        # Only agent and retrieve have an index to build; uniform reads the video on the first ask.
+        if self._qa.settings.strategy in ("agent", "retrieve"):
             self._qa.index(video, subtitles=subtitles)
 
     def answer(self, item: Item) -> Answer:

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,6 +47,10 @@ from ..models import resolve
 logger = logging.getLogger(__name__)
 
 DEFAULT_LLM = "qwen2.5-1.5b"
+# ``progress(done, total)`` in tokens: prompt tokens read, then tokens written.
+TokenProgress = Callable[[int, int], None]
+# Prompt tokens evaluated between two progress reports (when someone is watching).
+PROGRESS_CHUNK = 128
 # MLVU's official multiple-choice answer prefix (the model continues with the letter).
 MLVU_ANSWER_PREFIX = "Best Option: ("
 # Used only when a GGUF file carries no chat template of its own.
@@ -63,8 +67,11 @@ class LLMOptions:
 
     # Context window in tokens (prompt + answer); memory for the KV cache grows with it.
     n_ctx: int = 4096
-    # CPU threads for prompt evaluation and generation.
+    # CPU threads for prompt evaluation and generation (at most).
     threads: int = 2
+    # Before each call, use only as many of ``threads`` as there are cores other programs
+    # leave free (tools/cpu.py): on a shared machine one thread on a free core beats two.
+    adapt_threads: bool = True
     # Seed for sampling when temperature > 0 (greedy decoding ignores it).
     seed: int = 0
     # 0 = greedy decoding, which is deterministic; > 0 samples from softmax(logits / T).
@@ -154,8 +161,14 @@ class TextLLM(ABC):
         """Whether ``token`` ends the assistant's turn (EOS / end-of-turn)."""
 
     @abstractmethod
-    def _next_logits(self, tokens: Sequence[int]) -> np.ndarray:
-        """Float32 logits of the token that follows ``tokens`` (reusing the cached prefix)."""
+    def _next_logits(
+        self, tokens: Sequence[int], progress: TokenProgress | None = None
+    ) -> np.ndarray:
+        """Float32 logits of the token that follows ``tokens`` (reusing the cached prefix);
+        ``progress(done, new)`` counts the prompt tokens evaluated of those not cached."""
+
+    def _prepare_call(self) -> None:  # noqa: B027 - optional hook
+        """Adjust to the machine before a call (llama.cpp: the thread count)."""
 
     @property
     def n_ctx(self) -> int:
@@ -198,6 +211,7 @@ class TextLLM(ABC):
         max_tokens: int = 64,
         stop: Sequence[str] | None = None,
         assistant_prefix: str = "",
+        progress: TokenProgress | None = None,
     ) -> Generation:
         """Answer a chat turn (greedy unless ``options.temperature > 0``).
 
@@ -209,6 +223,9 @@ class TextLLM(ABC):
             stop: Strings that end the answer (not included in it).
             assistant_prefix: Text the assistant turn starts with; the model continues it and
                 the returned text excludes it.
+            progress: ``progress(done, total)`` in tokens while the prompt is read (the
+                uncached part) and the answer written; ``total`` counts ``max_tokens`` until
+                the answer ends.
 
         Returns:
             The :class:`Generation`.
@@ -221,11 +238,19 @@ class TextLLM(ABC):
         stops = [s for s in (stop or []) if s]
         with self._lock:
             self.load()
+            self._prepare_call()
             start = time.perf_counter()
             prompt = self._prompt_tokens(system, user, assistant_prefix, reserve=1)
             budget = min(max_tokens, self.n_ctx - len(prompt))
             rng = np.random.default_rng(self.options.seed)
-            logits = self._next_logits(prompt)
+            read = [0]  # uncached prompt tokens
+
+            def on_prompt(done: int, new: int) -> None:
+                read[0] = new
+                if progress is not None:
+                    progress(done, new + budget)
+
+            logits = self._next_logits(prompt, on_prompt)
             prompt_seconds = time.perf_counter() - start
             out: list[int] = []
             logprobs: list[float] = []
@@ -242,8 +267,12 @@ class TextLLM(ABC):
                 if cut is not None:
                     text, finish = text[:cut], "stop"
                     break
+                if progress is not None:
+                    progress(read[0] + len(out), read[0] + budget)
                 if len(out) < budget:
                     logits = self._next_logits(prompt + out)
+            if progress is not None:
+                progress(read[0] + len(out), read[0] + len(out))
             seconds = time.perf_counter() - start
         return Generation(
             text=text.strip(),
@@ -261,6 +290,7 @@ class TextLLM(ABC):
         user: str,
         letters: Sequence[str],
         assistant_prefix: str = MLVU_ANSWER_PREFIX,
+        progress: TokenProgress | None = None,
     ) -> dict[str, float]:
         """Probability of each option letter as the model's next token after ``assistant_prefix``.
 
@@ -272,6 +302,7 @@ class TextLLM(ABC):
             user: User message; it should list the options as ``(A) ...`` lines.
             letters: Option letters, e.g. ``"ABCD"`` or ``["A", "B"]``.
             assistant_prefix: Text the assistant turn starts with (MLVU: ``"Best Option: ("``).
+            progress: ``progress(done, total)``: prompt tokens read of those not cached.
 
         Returns:
             ``{letter: probability}`` in the order of ``letters``, summing to 1.
@@ -285,10 +316,11 @@ class TextLLM(ABC):
         letters = _check_letters(letters)
         with self._lock:
             self.load()
+            self._prepare_call()
             text = self._chat_text(system, user) + assistant_prefix
             prompt = self._prompt_tokens_of(text, reserve=1)
             candidates = self._letter_tokens(text, prompt, letters)
-            logprobs = _log_softmax(self._next_logits(prompt))
+            logprobs = _log_softmax(self._next_logits(prompt, progress))
         scores = np.array([np.logaddexp.reduce(logprobs[ids]) for ids in candidates.values()])
         mass = float(np.exp(scores).sum())
         if mass < 0.5:  # the model wanted to say something else: scores are less reliable
@@ -468,12 +500,33 @@ class LlamaCppLLM(TextLLM):
     def _is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._llm._model.vocab, token))
 
-    def _next_logits(self, tokens: Sequence[int]) -> np.ndarray:
+    def _prepare_call(self) -> None:
+        if not self.options.adapt_threads:
+            return
+        from .cpu import FreeCores
+
+        if getattr(self, "_free_cores", None) is None:
+            self._free_cores = FreeCores()
+        threads = self._free_cores.threads(self.options.threads)
+        if threads != getattr(self, "threads_in_use", self.options.threads):
+            logger.debug("llama.cpp: %d thread(s) (others keep the rest busy)", threads)
+        self._lib.llama_set_n_threads(self._llm.ctx, threads, threads)
+        self.threads_in_use = threads
+
+    def _next_logits(
+        self, tokens: Sequence[int], progress: TokenProgress | None = None
+    ) -> np.ndarray:
         llm = self._llm
         keep = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         keep = min(keep, len(tokens) - 1)  # re-evaluate at least one token to get its logits
         llm.n_tokens = keep  # eval() drops the KV cache beyond n_tokens
-        llm.eval(list(tokens[keep:]))
+        rest = list(tokens[keep:])
+        # One eval() when nobody watches; chunks (appended to the cache) to report progress.
+        step = min(self.options.n_batch, PROGRESS_CHUNK) if progress else len(rest)
+        for at in range(0, len(rest), max(1, step)):
+            llm.eval(rest[at : at + step])
+            if progress is not None:
+                progress(min(at + step, len(rest)), len(rest))
         pointer = self._lib.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
 
@@ -547,7 +600,9 @@ class TransformersLLM(TextLLM):
     def _is_end(self, token: int) -> bool:
         return token in self._ends
 
-    def _next_logits(self, tokens: Sequence[int]) -> np.ndarray:
+    def _next_logits(
+        self, tokens: Sequence[int], progress: TokenProgress | None = None
+    ) -> np.ndarray:
         torch = self._torch
         keep = min(
             _common_prefix(np.asarray(self._cached, dtype=np.int64), tokens), len(tokens) - 1
@@ -562,6 +617,8 @@ class TransformersLLM(TextLLM):
             out = self._model(input_ids=new, past_key_values=self._cache, use_cache=True)
         self._cache = out.past_key_values
         self._cached = list(tokens)
+        if progress is not None:
+            progress(len(tokens) - keep, len(tokens) - keep)
         return out.logits[0, -1].float().numpy().astype(np.float32)
 
 

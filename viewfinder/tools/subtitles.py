@@ -174,6 +174,41 @@ def subtitles_hash(lines: Sequence[SubtitleLine]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def format_srt(lines: Iterable[Sequence[Any]]) -> str:
+    """SubRip text of ``(start, end, text)`` lines: numbered cues, ``HH:MM:SS,mmm`` times.
+
+    Each line becomes one cue on one text row (whitespace collapsed); ``<`` and ``>`` are
+    written as entities, which players show as the characters, so text like ``<Enter>`` is
+    not taken for markup and :func:`parse_srt` reads the same lines back.
+    """
+    cues = []
+    for n, (start, end, text) in enumerate(lines, 1):
+        timing = f"{_clock_text(start, ',')} --> {_clock_text(max(start, end), ',')}"
+        words = " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+        cues.append(f"{n}\n{timing}\n{words}\n")
+    return "\n".join(cues)
+
+
+def format_vtt(lines: Iterable[Sequence[Any]]) -> str:
+    """WebVTT text of ``(start, end, text)`` lines (``&``, ``<`` and ``>`` escaped, as the
+    format requires), which :func:`parse_vtt` reads back."""
+    cues = ["WEBVTT\n"]
+    for start, end, text in lines:
+        timing = f"{_clock_text(start, '.')} --> {_clock_text(max(start, end), '.')}"
+        words = html.escape(" ".join(str(text).split()), quote=False)
+        cues.append(f"{timing}\n{words}\n")
+    return "\n".join(cues)
+
+
+def _clock_text(seconds: float, comma: str) -> str:
+    """``HH:MM:SS,mmm`` (SRT) or ``HH:MM:SS.mmm`` (WebVTT); negative times become 0."""
+    millis = max(0, round(float(seconds) * 1000))
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{comma}{millis:03d}"
+
+
 # --------------------------------------------------------------------------- cue blocks
 
 
