@@ -11,7 +11,7 @@ import pytest
 
 from viewfinder import VideoQA
 from viewfinder.cli import build_parser
-from viewfinder.errors import InvalidQuestionError
+from viewfinder.errors import UnknownStrategyError
 from viewfinder.eval.cli import STRATEGIES as EVAL_STRATEGIES
 from viewfinder.settings import Settings
 from viewfinder.tools.asr import Segment
@@ -121,7 +121,7 @@ def test_strategy_choice_is_offered_everywhere() -> None:
     parser, _ = build_parser()
     args = parser.parse_args(["ask", "v.mp4", "q", "--strategy", "retrieve"])
     assert args.strategy == "retrieve" and "retrieve" in EVAL_STRATEGIES
-    with pytest.raises(InvalidQuestionError, match="retrieve"):
+    with pytest.raises(UnknownStrategyError, match="retrieve"):
         VideoQA(strategy="ranked")
 
 
