@@ -115,7 +115,7 @@ def build_checkpoint(root: Path) -> Path:
     path = root / "smolvlm2-256m-class-random"
     model.save_pretrained(path)
     fast.save_pretrained(path)
-    from viewfinder.tools.vlm import _PixelShuffleFamily
+    from viewfinder.tools.vlm.smolvlm import PixelShuffleFamily
 
     # A SmolVLM2 processor with its real chat template, one 512 px view per frame.
     transformers.SmolVLMProcessor(
@@ -126,7 +126,7 @@ def build_checkpoint(root: Path) -> Path:
         ),
         tokenizer=fast,
         video_processor=transformers.SmolVLMVideoProcessor(),
-        chat_template=_PixelShuffleFamily.stored_chat_template(),
+        chat_template=PixelShuffleFamily.stored_chat_template(),
         image_seq_len=64,
     ).save_pretrained(path)
     return path

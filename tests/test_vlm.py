@@ -125,7 +125,7 @@ def test_qwen_positions_keep_kept_tokens_grid_places(tmp_path: Path) -> None:
     assert ans.visual_tokens == 4 and ans.visual_tokens_before == 16  # 112 px: 4x4 merged
     assert tuple(seen["pos"].shape) == (3, 1, ans.prompt_tokens)
 
-    from viewfinder.tools.vlm import _question_text
+    from viewfinder.tools.vlm.prompt import format_question as _question_text
 
     prompt = vlm.prompt(clips, _question_text("What?", ["x", "y"]), ["x", "y"])
     batch = vlm._processed(prompt, encoded.media)

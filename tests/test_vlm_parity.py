@@ -240,7 +240,7 @@ def test_stored_chat_templates_are_the_real_ones() -> None:
     model repositories' own, byte for byte."""
     import json
 
-    from viewfinder.tools.vlm import _FAMILIES
+    from viewfinder.tools.vlm import FAMILIES as _FAMILIES
 
     data = Path(__file__).parent / "data" / "vlm"
     real = {
