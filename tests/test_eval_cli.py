@@ -13,7 +13,7 @@ import pytest
 from conftest import MEDIA_MISSING
 
 from viewfinder.answer import Answer
-from viewfinder.eval import cli
+from viewfinder.cli import evaluate as cli
 from viewfinder.eval.datasets import Item, load_mlvu
 from viewfinder.eval.niah import NEEDLE_CLIPS, NiahConfig, build
 from viewfinder.settings import Settings

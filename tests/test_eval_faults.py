@@ -215,7 +215,7 @@ def test_eval_cli_applies_the_rule_to_videos(tmp_path, hostile):
     import argparse
     import io
 
-    from viewfinder.eval import cli
+    from viewfinder.cli import evaluate as cli
 
     ann, videos = hostile
     parser = argparse.ArgumentParser(prog="viewfinder")

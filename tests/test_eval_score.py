@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from viewfinder.answer import Answer
+from viewfinder.cli import evaluate as cli
 from viewfinder.cli import main
 from viewfinder.errors import PredictionsError
-from viewfinder.eval import cli
 from viewfinder.eval.datasets import Item, load_longvideobench, load_mlvu
 from viewfinder.eval.score import read_predictions
 

@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 
 from serve_fixtures import make_video  # noqa: E402
 
-from viewfinder.indexes.cli import run  # noqa: E402
+from viewfinder.cli.index import run  # noqa: E402
 from viewfinder.settings import Settings  # noqa: E402
 
 

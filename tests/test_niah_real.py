@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import MEDIA_MISSING
 
-from viewfinder.eval import cli
+from viewfinder.cli import evaluate as cli
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 

@@ -11,8 +11,8 @@ import pytest
 
 from viewfinder import VideoQA
 from viewfinder.cli import build_parser
+from viewfinder.cli.evaluate import STRATEGIES as EVAL_STRATEGIES
 from viewfinder.errors import UnknownStrategyError
-from viewfinder.eval.cli import STRATEGIES as EVAL_STRATEGIES
 from viewfinder.settings import Settings
 from viewfinder.tools.asr import Segment
 from viewfinder.tools.llm import Generation

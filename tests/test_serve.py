@@ -19,8 +19,8 @@ httpx = pytest.importorskip("httpx")
 
 from serve_fixtures import FakeWhisper, fast_qa, make_video, running_server  # noqa: E402
 
+from viewfinder.cli.serve import InsecureBindError, check_bind  # noqa: E402
 from viewfinder.serve.app import AppOptions, create_app  # noqa: E402
-from viewfinder.serve.cli import InsecureBindError, check_bind  # noqa: E402
 from viewfinder.serve.library import Library  # noqa: E402
 from viewfinder.serve.service import Service, ServiceLimits  # noqa: E402
 

@@ -1,10 +1,9 @@
 """The ``viewfinder index`` sub-command: build, list and clear per-video indexes.
 
-``viewfinder/cli.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``; this
+``viewfinder/cli/main.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``; this
 module prints (it is CLI code) and draws one tqdm bar per stage with an ETA.
 """
 
-# ruff: noqa: T201 - this module is CLI code: printing is its job.
 from __future__ import annotations
 
 import argparse
@@ -13,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli_help import DefaultsHelpFormatter
 from ..errors import ViewfinderError
 from ..settings import Settings
+from .help import DefaultsHelpFormatter
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
     """One task per video on Ray; a line per video as it finishes, then the summary."""
-    from .batch import run_ray, summary
+    from ..indexes.batch import run_ray, summary
 
     def show(r: Any) -> None:
         detail = r.reason if r.status == "failed" else f"{r.seconds:.1f} s"
@@ -74,10 +73,10 @@ def _run_ray(args: argparse.Namespace, settings: Settings) -> int:
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Execute the sub-command; returns the exit code."""
-    from ..cli import ProgressBars
+    from ..indexes import clear, index_video, list_indexes
+    from ..indexes.batch import expand_videos
     from ..runtime import Models
-    from . import clear, index_video, list_indexes
-    from .batch import expand_videos
+    from .progress import ProgressBars
 
     settings = settings or Settings.from_env()
     if not (args.videos or args.list or args.clear):

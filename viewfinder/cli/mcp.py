@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli import add_library_arguments, build_service, quiet_other_loggers
+from .serve import add_library_arguments, build_service, quiet_other_loggers
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .mcp_server import build_mcp
+    from ..serve.mcp_server import build_mcp
 
     quiet_other_loggers()
     service = build_service(args)

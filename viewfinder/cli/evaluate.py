@@ -10,7 +10,7 @@ numbers compare with published tables) and strict (same parsing; an unparsable r
 wrong and every item stays in the denominator). `eval score` scores any system's raw
 responses ({"id", "response"} per line, or a results_*.jsonl) into DIR/score.json.
 
-The lead's ``viewfinder/cli.py`` registers this with :func:`add_parser` and calls :func:`run`.
+``viewfinder/cli/main.py`` registers this with :func:`add_parser` and calls :func:`run`.
 Results go to ``OUT/results_<strategy>_b<budget>.jsonl`` (resumable) and ``OUT/report.{md,json}``.
 """
 
@@ -23,15 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from ..cli_help import DefaultsHelpFormatter
+from ..eval.datasets import LOADERS, Dataset, load_mlvu
+from ..eval.metrics import SPECS, ScoringOptions, headline, headline_name
+from ..eval.report import build_report, load_run
+from ..eval.runner import EXECUTORS, AnswererFactory, RunConfig, VideoQAFactory
+from ..eval.runner import run as run_items
+from ..eval.score import BENCHMARKS as SCORABLE
+from ..eval.score import ID_HELP, load_questions, read_predictions, score_predictions, write_score
 from ..settings import Settings, check_model_names
-from .datasets import LOADERS, Dataset, load_mlvu
-from .metrics import SPECS, ScoringOptions, headline, headline_name
-from .report import build_report, load_run
-from .runner import EXECUTORS, AnswererFactory, RunConfig, VideoQAFactory
-from .runner import run as run_items
-from .score import BENCHMARKS as SCORABLE
-from .score import ID_HELP, load_questions, read_predictions, score_predictions, write_score
+from .help import DefaultsHelpFormatter
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def load_dataset(args: argparse.Namespace) -> Dataset:
     """The dataset named by ``args.benchmark`` (building the niah videos if needed)."""
     if args.benchmark == "niah":
-        from .niah import NiahConfig, build
+        from ..eval.niah import NiahConfig, build
 
         config = NiahConfig(
             minutes=args.minutes, needles=args.needles, per_video=args.per_video, seed=args.seed

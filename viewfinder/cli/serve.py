@@ -1,9 +1,8 @@
 """The ``viewfinder serve`` sub-command: the HTTP API, the web page and MCP at ``/mcp``.
 
-``viewfinder/cli.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``.
+``viewfinder/cli/main.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``.
 """
 
-# ruff: noqa: T201 - this module is CLI code: printing is its job.
 from __future__ import annotations
 
 import argparse
@@ -91,8 +90,8 @@ def quiet_other_loggers() -> None:
 
 def build_service(args: argparse.Namespace) -> Any:
     from ..qa import VideoQA
-    from .library import Library
-    from .service import Service, ServiceLimits
+    from ..serve.library import Library
+    from ..serve.service import Service, ServiceLimits
 
     limits = ServiceLimits(
         max_concurrent_asks=getattr(args, "max_asks", 1),
@@ -107,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``serve``; returns the exit code when the server stops."""
     check_bind(args.host, args.token)
     uvicorn = require("uvicorn", "serve", "viewfinder serve")
-    from .app import AppOptions, create_app
+    from ..serve.app import AppOptions, create_app
 
     quiet_other_loggers()
     service = build_service(args)

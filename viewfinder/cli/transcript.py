@@ -1,9 +1,8 @@
 """The ``viewfinder transcript`` sub-command: print or export what the index heard and read.
 
-``viewfinder/cli.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``.
+``viewfinder/cli/main.py`` wires it with ``add_parser(subparsers)`` and calls ``run(args)``.
 """
 
-# ruff: noqa: T201 - this module is CLI code: printing is its job.
 from __future__ import annotations
 
 import argparse
@@ -40,10 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Execute the sub-command; returns the exit code."""
-    from .cli import ProgressBars
-    from .indexes.store import atomic_write_bytes
-    from .qa import VideoQA
-    from .transcript import format_for, render
+    from ..indexes.store import atomic_write_bytes
+    from ..qa import VideoQA
+    from ..transcript import format_for, render
+    from .progress import ProgressBars
 
     fmt = format_for(args.output, args.format)  # a bad suffix fails before indexing
     qa = VideoQA()

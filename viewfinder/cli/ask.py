@@ -1,73 +1,16 @@
-"""Command line: ``ask VIDEO QUESTION`` and ``viewfinder {ask,models,index,eval}``.
-
-The only module that prints or configures logging. Errors the user can fix print one line
-and exit 1; ``--debug`` shows the full traceback.
-"""
+"""``ask VIDEO QUESTION`` (and ``viewfinder ask``): the arguments, their checks, the answer as text."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ViewfinderError
-
-logger = logging.getLogger("viewfinder")
-
-
-def _configure_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("viewfinder")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
-
-
-class ProgressBars:
-    """tqdm bars on stderr, one per stage, fed by ``progress(stage, done, total)`` callbacks
-    (``viewfinder.progress.Progress``); every command draws its progress with this.
-
-    Args:
-        enabled: Draw at all (off for ``--quiet`` and non-terminals).
-        keep: Leave finished bars on screen (``viewfinder index`` shows what each stage took).
-    """
-
-    def __init__(self, enabled: bool = True, keep: bool = False) -> None:
-        self.enabled = enabled
-        self.keep = keep
-        self.bars: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: float, total: float) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = tqdm(
-                total=round(total, 1),
-                desc=f"{stage:>12}",
-                position=len(self.bars),
-                unit="s" if stage in ("decode", "speech") else "it",
-                leave=self.keep,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-            self.bars[stage] = bar
-        if total and round(total, 1) != bar.total:
-            bar.total = round(total, 1)
-        bar.n = round(min(done, total) if total else done, 1)
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
+from ..errors import ViewfinderError
+from .progress import ProgressBars
 
 
 def add_ask_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,8 +90,8 @@ def add_ask_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from .qa import VideoQA, validate_question
-    from .settings import Settings, check_cache_writable, check_model_names
+    from ..qa import VideoQA, validate_question
+    from ..settings import Settings, check_cache_writable, check_model_names
 
     models_named = {"llm": args.llm, "asr": args.asr, "ocr": args.ocr, "vlm": args.vlm}
     overrides = {
@@ -192,7 +135,7 @@ def run_ask(args: argparse.Namespace) -> int:
     else:
         print(format_answer(answer), flush=True)
     if explain_to is not None:
-        from .agent.explain import explain
+        from ..agent.explain import explain
 
         try:
             agent = qa.settings.strategy in ("agent", "retrieve")
@@ -220,7 +163,7 @@ def check_distinct_options(options: Sequence[str] | None) -> None:
     for n, option in enumerate(options or [], start=1):
         key = " ".join(option.split()).casefold()
         if key in seen:
-            from .errors import InvalidQuestionError
+            from ..errors import InvalidQuestionError
 
             raise InvalidQuestionError(
                 f"--option {seen[key]} and --option {n} are the same ({option.strip()!r}); "
@@ -234,8 +177,8 @@ def check_explain_path(path: str) -> Path:
     import importlib.util
     import os
 
-    from .agent.explain import check_out_path
-    from .errors import MissingDependencyError, OutputPathError
+    from ..agent.explain import check_out_path
+    from ..errors import MissingDependencyError, OutputPathError
 
     out = check_out_path(path)
     if importlib.util.find_spec("matplotlib") is None:
@@ -259,7 +202,7 @@ def check_explain_path(path: str) -> Path:
 
 def format_answer(answer: Any) -> str:
     """The human-readable answer block."""
-    from .agent.evidence import MODALITY_LABEL, stamp
+    from ..agent.evidence import MODALITY_LABEL, stamp
 
     head = f"({answer.choice}) {answer.text}" if answer.choice else answer.text
     lines = [f"Answer: {head}", f"Confidence: {answer.confidence:.2f}"]
@@ -275,96 +218,3 @@ def format_answer(answer: Any) -> str:
     if "total" in seconds:
         lines.append(f"Took {seconds['total']:.1f} s")
     return "\n".join(lines)
-
-
-def run_models(args: argparse.Namespace) -> int:
-    from .models import model_status
-
-    rows = model_status()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for role in dict.fromkeys(r["role"] for r in rows):
-        print(f"{role}:")
-        for r in (r for r in rows if r["role"] == role):
-            if r["path"]:
-                print(f"  [installed] {r['name']}: {r['description']}")
-                print(f"      path:   {r['path']}")
-                if r["sha256"]:
-                    print(f"      sha256: {r['sha256']}")
-            else:
-                print(f"  [missing]   {r['name']}: {r['description']}")
-                print(f"      install: {r['install']}")
-    return 0
-
-
-def _optional_command(module: str) -> Any | None:
-    """A subcommand module (``add_parser``/``run``) if it is part of this installation."""
-    try:
-        return importlib.import_module(module, __package__)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("viewfinder"):
-            return None
-        raise
-
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[..., int]]]:
-    parser = argparse.ArgumentParser(
-        prog="viewfinder",
-        description="Answer questions about long videos, with evidence.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    handlers: dict[str, Callable[..., int]] = {}
-    add_ask_arguments(sub.add_parser("ask", help="ask a question about a video"))
-    handlers["ask"] = run_ask
-    p = sub.add_parser("models", help="list model roles, installed weights, install commands")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--debug", action="store_true")
-    handlers["models"] = run_models
-    for name, module in (
-        ("index", ".indexes.cli"),
-        ("eval", ".eval.cli"),
-        ("serve", ".serve.cli"),
-        ("mcp", ".serve.mcp_cli"),
-        ("transcript", ".transcript_cli"),
-    ):
-        mod = _optional_command(module)
-        if mod is not None:
-            mod.add_parser(sub)
-            handlers[name] = mod.run
-    return parser, handlers
-
-
-def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    debug = bool(getattr(args, "debug", False))
-    _configure_logging(debug)
-    try:
-        return handler(args)
-    except ViewfinderError as e:
-        if debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``viewfinder`` entry point."""
-    parser, handlers = build_parser()
-    args = parser.parse_args(argv)
-    return _run(handlers[args.command], args)
-
-
-def ask_main(argv: Sequence[str] | None = None) -> int:
-    """``ask`` entry point: ``ask VIDEO QUESTION [--option TEXT]...``."""
-    parser = argparse.ArgumentParser(
-        prog="ask",
-        description="Answer a question about a video, with timestamped evidence.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_ask_arguments(parser)
-    args = parser.parse_args(argv)
-    return _run(run_ask, args)
