@@ -9,6 +9,9 @@ wrong, as the official scorer does, and the report counts it. An annotation file
 be read raises :class:`~viewfinder.errors.AnnotationError` whose message says how to fix it.
 """
 
+# Over ~500 lines on purpose: four benchmark loaders of one concern (annotation file -> Item) that
+# share the Item / Dataset types and the video and subtitle resolution.
+
 from __future__ import annotations
 
 import json

@@ -15,6 +15,9 @@ The answering engine is reached through an :class:`Answerer` built by a picklabl
 each worker, so tests can drive the runner with a scripted answerer and no models.
 """
 
+# Over ~500 lines on purpose: one concern, the resumable run: the results log, the answerers and
+# the three executors share the grouping by video and the failure recording.
+
 from __future__ import annotations
 
 import json

@@ -29,6 +29,9 @@ Other index modules (e.g. the visual index) use the same API: ``store.find_part`
 ``store.write_part`` and ``store.checkpoint``.
 """
 
+# Over ~500 lines on purpose: one concern, the on-disk layout: writing, checking, locking and
+# listing parts all read the same manifests.
+
 from __future__ import annotations
 
 import contextlib

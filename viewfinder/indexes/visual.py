@@ -13,6 +13,9 @@ In the store (``indexes/store.py``) this is the part ``"visual"``, built by
 :func:`open_embedder` logs why and returns None, and the visual index is skipped.
 """
 
+# Over ~500 lines on purpose: one index part: building (resumable), saving, loading and searching
+# the frame and clip embeddings share its layout.
+
 from __future__ import annotations
 
 import io

@@ -18,6 +18,9 @@ cache) when a prompt extends or shares the start of the previous one. Weights lo
 first use; ``runtime.Models`` keeps the one instance a process shares.
 """
 
+# Over ~500 lines on purpose: two backends (llama.cpp, transformers) behind one TextLLM interface,
+# their shared prompt scoring and the loader; split like tools/vlm/ when a third comes.
+
 from __future__ import annotations
 
 import contextlib
