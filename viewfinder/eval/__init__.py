@@ -1,0 +1,1 @@
+"""Benchmark evaluation: dataset loaders, the resumable batch runner, scoring and reports."""
