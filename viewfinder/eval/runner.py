@@ -13,6 +13,9 @@
 
 The answering engine is reached through an :class:`Answerer` built by a picklable factory in
 each worker, so tests can drive the runner with a scripted answerer and no models.
+
+One module on purpose (~520 lines): the three executors are small and share the grouping,
+resume and record logic that keeps a killed run's log consistent.
 """
 
 from __future__ import annotations
