@@ -70,8 +70,9 @@ class PartLoading:
     seconds: dict[str, float]
     meta: dict[str, Any]
 
-    def _visual_state(self, recipes: dict[str, Any]) -> str:
-        raise NotImplementedError  # PartRecipes knows whether the visual part is current
+    if TYPE_CHECKING:  # supplied by recipes.PartRecipes, the builder's other base
+
+        def _visual_state(self, recipes: dict[str, Any]) -> str: ...
 
     def load(self, recipes: dict[str, dict[str, Any] | None]) -> IndexHandle:
         """Load every part (each verified; raises DamagedPart for one that fails)."""
