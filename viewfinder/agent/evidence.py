@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..answer import Evidence
-from ..text import stamp, words  # also imported from here by prompts and nodes
+from ..text import stamp, words  # also imported from here by prompts and the agent modules
 
 if TYPE_CHECKING:
     from .context import AgentContext
