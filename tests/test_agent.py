@@ -238,3 +238,27 @@ def test_router_ends_or_reflects_and_refuses_a_missing_answer():
     assert should_look_again(QAState("q", answer=Answer("x", confidence=0.9)), runtime) == "end"
     with pytest.raises(ValueError, match="no answer"):
         should_look_again(QAState("q"), runtime)
+
+
+def test_retrieval_and_look_again_numbers_are_agent_options():
+    """Hits per sub-query, spans kept and zoom depth come from AgentOptions, widened by reach."""
+    from types import SimpleNamespace
+
+    from viewfinder.agent.context import AgentContext, AgentOptions
+    from viewfinder.agent.nodes import reflect, retrieve
+    from viewfinder.agent.plan import rule_plan
+    from viewfinder.agent.state import QAState
+
+    index = talk_index()
+    s = Settings(ocr=None, vlm=None, llm=None)
+    options = AgentOptions(hits_per_query=2, spans_per_clip=1, clips_per_step=2, max_zoom_depth=1)
+    ctx = AgentContext(index.info.path, index, Models(s), s, options)
+    runtime = SimpleNamespace(context=ctx)
+    state = QAState("When is topic number 3 discussed?", plan=rule_plan("topic number 3", None))
+    first = retrieve(state, runtime)
+    assert {k for _, _, k in index.queries} == {2}
+    assert len(first["spans"]) == 2  # spans_per_clip x clips_per_step
+    index.queries.clear()
+    wider = retrieve(QAState(state.question, plan=state.plan, reach=2), runtime)
+    assert {k for _, _, k in index.queries} == {4} and len(wider["spans"]) == 4
+    assert reflect(QAState(state.question, zoom_depth=1), runtime)["zoom_depth"] == 1

@@ -45,6 +45,32 @@ class AgentOptions:
     max_clip_seconds: float = 20.0
     # Evidence lines shown to the answering model on the first look (more on later looks).
     max_evidence_lines: int = 12
+    # Hits asked of each index per sub-query on the first look (times reach on later looks):
+    # enough candidates for fusion to agree on, few enough to keep search fast.
+    hits_per_query: int = 6
+    # Fused spans kept per wanted key clip (times reach): clip growing skips overlapping ones,
+    # so it needs several candidates for each clip it keeps.
+    spans_per_clip: int = 4
+    # Hits closer than this many seconds fuse into one span (a sentence and the frame it names).
+    fusion_gap: float = 1.0
+    # A passage matching an option's wording at least this closely leads clip selection, ahead
+    # of spans many sub-queries agree on: those share the question's words, it holds the option's.
+    strong_option_match: float = 0.8
+    # Seconds of context kept around a key clip when collecting its speech and screen text.
+    evidence_margin: float = 2.0
+    # A neighbouring shot added on a wider look scores this fraction of the clip it borders
+    # (the answer may sit next door, but less likely than in the clip itself).
+    neighbour_score: float = 0.5
+    # Sub-queries the text LLM may write: three short lines fit; a longer reply is rambling.
+    plan_max_tokens: int = 60
+    # Zoom boxes widen per zoom depth by this fraction of their width / multiple of their
+    # height: a line's neighbours (above and below) often hold the answer.
+    zoom_pad_width: float = 0.15
+    zoom_pad_height: float = 1.5
+    # Deepest zoom a reflection reaches (wider boxes beyond it read whole screens again).
+    max_zoom_depth: int = 2
+    # Zoom crops are at least this many pixels each way (a tiny box still gives OCR a line).
+    crop_min_side: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentOptions:

@@ -1,4 +1,5 @@
-"""Evidence lines: what the answering model reads, and which lines back the final answer."""
+"""Evidence lines: which lines of the key clips the answering model reads (collected, ranked,
+deduplicated), and which lines back the final answer."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..answer import Evidence
-from ..text import stamp, words  # also imported from here by prompts and nodes
+from ..text import stamp, words  # also imported from here by prompts and the agent modules
+
+if TYPE_CHECKING:
+    from .context import AgentContext
+    from .state import QAState
 
 MODALITY_LABEL = {"speech": "speech", "text": "screen text", "visual": "visual"}
 
@@ -94,3 +100,59 @@ def attribute(
         if s >= min_ratio * best
     ]
     return picked
+
+
+def collect_evidence(state: QAState, ctx: AgentContext) -> list[Evidence]:
+    """Speech and screen text inside the key clips, best clip first, then by time."""
+    margin = ctx.options.evidence_margin
+    out: list[Evidence] = []
+    for clip in state.clips:
+        lo, hi = clip.start - margin, clip.end + margin
+        inside = [
+            Evidence(s.start, s.end, "speech", s.text.strip(), clip.score)
+            for s in ctx.index.speech_segments
+            if s.end >= lo and s.start <= hi
+        ]
+        inside += [
+            Evidence(s.start, s.end, "text", s.text.strip(), clip.score)
+            for s in ctx.index.text_spans
+            if s.end >= lo and s.start <= hi
+        ]
+        out.extend(sorted(inside, key=lambda e: e.start))
+    return [e for e in out if e.text]
+
+
+def focus(candidates: list[Evidence], state: QAState, limit: int) -> list[Evidence]:
+    """The ``limit`` lines most worth reading, in time order.
+
+    A line ranks by the relevance of its clip plus how many rare words it shares with the
+    question and the options: small answering models pick the right option from a dozen
+    focused lines far more often than from forty lines of a whole clip.
+    """
+    if len(candidates) <= limit:
+        return sorted(candidates, key=lambda e: e.start)
+    query = [state.question, *(state.options or []), *state.extra_queries]
+    scored = attribute(
+        candidates, " ".join(query), " ".join(state.options or []), k=len(candidates), min_ratio=0.0
+    )
+    lexical = {(e.start, e.modality, e.text): e.score for e in scored}
+    best_clip = max((e.score for e in candidates), default=1.0) or 1.0
+    ranked = sorted(
+        candidates,
+        key=lambda e: (
+            -(lexical.get((e.start, e.modality, e.text), 0.0) + 0.5 * e.score / best_clip)
+        ),
+    )
+    return sorted(ranked[:limit], key=lambda e: e.start)
+
+
+def dedupe(items: list[Evidence]) -> list[Evidence]:
+    """``items`` without repeats: one line per modality, second and wording."""
+    seen: set[tuple[str, int, str]] = set()
+    out = []
+    for e in items:
+        key = (e.modality, int(e.start), " ".join(words(e.text)) or e.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out

@@ -18,9 +18,13 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..answer import Evidence
+
+if TYPE_CHECKING:
+    from .context import AgentContext
+    from .state import QAState
 
 # A passage must reach this score to be shown as the closest match of an option: below it,
 # matches are mostly shared letters of unrelated words.
@@ -152,3 +156,10 @@ def match_options(
             evidence = Evidence(best.start, best.end, best.modality, best.text, best_score)
         matches.append(OptionMatch(i, round(best_score, 3), evidence))
     return matches
+
+
+def verify_options(state: QAState, ctx: AgentContext) -> list[OptionMatch]:
+    """Each option's closest passage in the transcript and screen text ([] when off)."""
+    if not state.options or not ctx.options.verify:
+        return []
+    return match_options(state.options, ctx.index.speech_segments, ctx.index.text_spans)

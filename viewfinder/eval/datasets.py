@@ -7,10 +7,10 @@ download still evaluates. A record whose gold answer is unusable (an MLVU answer
 among its candidates) still loads, with the reason in ``meta["gold_error"]``: it is scored
 wrong, as the official scorer does, and the report counts it. An annotation file that cannot
 be read raises :class:`~viewfinder.errors.AnnotationError` whose message says how to fix it.
-"""
 
-# Over ~500 lines on purpose: four benchmark loaders of one concern (annotation file -> Item) that
-# share the Item / Dataset types and the video and subtitle resolution.
+One module on purpose (~510 lines): one loader per benchmark (~50 lines each), all sharing
+the field, option and video-resolution checks that decide what is skipped and why.
+"""
 
 from __future__ import annotations
 

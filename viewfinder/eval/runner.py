@@ -13,10 +13,10 @@
 
 The answering engine is reached through an :class:`Answerer` built by a picklable factory in
 each worker, so tests can drive the runner with a scripted answerer and no models.
-"""
 
-# Over ~500 lines on purpose: one concern, the resumable run: the results log, the answerers and
-# the three executors share the grouping by video and the failure recording.
+One module on purpose (~520 lines): the three executors are small and share the grouping,
+resume and record logic that keeps a killed run's log consistent.
+"""
 
 from __future__ import annotations
 

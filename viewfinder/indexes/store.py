@@ -27,10 +27,11 @@ file per chunk) so an interrupted build resumes where it stopped.
 
 Other index modules (e.g. the visual index) use the same API: ``store.find_part``,
 ``store.write_part`` and ``store.checkpoint``.
-"""
 
-# Over ~500 lines on purpose: one concern, the on-disk layout: writing, checking, locking and
-# listing parts all read the same manifests.
+One module on purpose (~580 lines): the directory layout, atomic writes, checksums,
+checkpoints and the per-video lock are one on-disk contract; splitting it would spread the
+crash-safety rules over files that must change together.
+"""
 
 from __future__ import annotations
 

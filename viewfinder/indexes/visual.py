@@ -11,10 +11,11 @@ values, so a rebuilt index answers exactly as the saved one.
 In the store (``indexes/store.py``) this is the part ``"visual"``, built by
 :func:`load_or_build`, resumable chunk by chunk. When no CLIP weights are installed,
 :func:`open_embedder` logs why and returns None, and the visual index is skipped.
-"""
 
-# Over ~500 lines on purpose: one index part: building (resumable), saving, loading and searching
-# the frame and clip embeddings share its layout.
+One module on purpose (~590 lines): the index (search) and the job (resumable build) share
+one on-disk format (float16 chunks, FAISS built from the float16 values); keeping both sides
+here is what makes a rebuilt index answer exactly as the saved one.
+"""
 
 from __future__ import annotations
 
