@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     args.videos = [str(v) for v in expand_videos(args.videos)]  # folders -> their videos
     if args.executor == "ray":
         return _run_ray(args, settings)
-    failed = 0
+    failed = built = cached = 0
     models = Models(settings)  # one Whisper, OCR, CLIP and text embedder for every video
     for video in args.videos:
         bars = ProgressBars(keep=True)
@@ -122,6 +122,10 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             failed += 1
             continue
         bars.close()
+        if any(w in ("built", "resumed") for w in handle.work.values()):
+            built += 1
+        else:
+            cached += 1
         missing = {m: why for m, why in handle.available.items() if why != "ok"}
         print(
             f"{video}: {len(handle.clips)} clips, {len(handle.speech_segments)} speech "
@@ -129,4 +133,6 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             + (f"; missing: {missing}" if missing else "")
         )
     models.close()
+    if args.videos:  # the same summary as the Ray executor's
+        print(f"{len(args.videos)} videos: {built} built, {cached} cached, {failed} failed")
     return 1 if failed else 0
