@@ -175,3 +175,14 @@ def test_an_answer_saying_the_evidence_is_silent_is_not_found():
     lines = [Evidence(0.0, 8.0, "text", "Notepad Pro: a quick tour")]
     ans, _ = _answer(llm, "What is the price of the editor?", None, lines)
     assert ans.text == NOT_FOUND and ans.confidence <= 0.2
+
+
+def test_a_short_command_run_into_its_neighbours_by_ocr_still_backs_the_answer():
+    """RapidOCR reads a 4K terminal as "~$ls/us": "ls" set off by punctuation is held there,
+    but not inside a longer word, so an unrelated line does not back it."""
+    terminal = [Evidence(4.7, 4.7, "text", "eriberto@canopus:~$ls/us")]
+    question = "What command is typed in the terminal?"
+    answer = "The command typed in the terminal is ls."
+    assert ground_open(question, answer, terminal).support == 1.0
+    prose = [Evidence(1.0, 2.0, "speech", "Nothing else happens; it falls silent.")]
+    assert ground_open(question, answer, prose).support == 0.0

@@ -263,8 +263,17 @@ def ground_open(question: str, answer: str, passages: Sequence[Evidence]) -> Ope
     best, best_passage, found = 0, None, set()
     for passage in passages:
         present = set(words(passage.text))
-        squashed = "".join(passage.text.lower().split())
-        held = {w for w in own if w in present or (len(w) >= 4 and w in squashed)}
+        lowered = passage.text.lower()
+        squashed = "".join(lowered.split())
+        held = {
+            w
+            for w in own
+            if w in present
+            or (len(w) >= 4 and w in squashed)
+            # OCR runs a short command into its neighbours ("~$ls/usr"): a word set off by
+            # punctuation still counts, but not one inside a longer word ("ls" in "else").
+            or re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", lowered) is not None
+        }
         found |= held
         if len(held) > best:
             best, best_passage = len(held), passage
