@@ -17,6 +17,14 @@ MEDIA_MISSING = (
 )
 
 
+def shared_data(name: str) -> Path:
+    """``shared/data/<name>`` beside this checkout (or beside the worktrees folder holding it)."""
+    for root in REPO.parents[:3]:
+        if (root / "shared" / "data" / name).exists():
+            return root / "shared" / "data" / name
+    return REPO.parent / "shared" / "data" / name
+
+
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     """The real clips in ../shared/media (skips when this checkout has no shared/ beside it)."""

@@ -6,19 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 from viewfinder.errors import AnnotationError
 from viewfinder.eval.datasets import load_jsonl, load_longvideobench, load_mlvu, load_videomme
-
-
-def shared_data(name: str) -> Path:
-    """``shared/data/<name>`` beside this checkout (or beside the worktrees folder holding it)."""
-    here = Path(__file__).resolve()
-    for root in here.parents[1:4]:
-        if (root / "shared" / "data" / name).exists():
-            return root / "shared" / "data" / name
-    return here.parents[2] / "shared" / "data" / name
-
 
 LVB_VAL = shared_data("lvb_val.json")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 from viewfinder.answer import Answer
 from viewfinder.cli import evaluate as cli
@@ -22,16 +23,6 @@ from viewfinder.cli import main
 from viewfinder.errors import PredictionsError
 from viewfinder.eval.datasets import Item, load_longvideobench, load_mlvu
 from viewfinder.eval.score import read_predictions
-
-
-def shared_data(name: str) -> Path:
-    """``shared/data/<name>`` beside this checkout (or beside the worktrees folder holding it)."""
-    here = Path(__file__).resolve()
-    for root in here.parents[1:4]:
-        if (root / "shared" / "data" / name).exists():
-            return root / "shared" / "data" / name
-    return here.parents[2] / "shared" / "data" / name
-
 
 MLVU_JSON = shared_data("mlvu_dev/json")
 LVB_VAL = shared_data("lvb_val.json")
