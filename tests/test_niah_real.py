@@ -59,9 +59,11 @@ def test_real_niah_run_compares_agent_and_uniform(
     assert set(runs) == {"uniform@512", "agent@512"}
     for run in runs.values():
         assert run["answered"] == 3 and run["failed"] == 0
-        assert set(run["groups"]["task"]) == {"needle_speech", "needle_text", "needle_clip"}
-    agent = runs["agent@512"]["groups"]["task"]
-    assert agent["needle_speech"]["accuracy"] == 1.0
-    assert agent["needle_text"]["accuracy"] == 1.0
+        for mode in ("official", "strict"):
+            groups = run[mode]["groups"]["task"]
+            assert set(groups) == {"needle_speech", "needle_text", "needle_clip"}
+    agent = runs["agent@512"]["official"]["groups"]["task"]
+    assert agent["needle_speech"] == 100.0
+    assert agent["needle_text"] == 100.0
     md = (out / "report.md").read_text()
     assert "| agent@512 |" in md and "## Accuracy % by depth_bucket" in md
