@@ -133,6 +133,6 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             + (f"; missing: {missing}" if missing else "")
         )
     models.close()
-    if args.videos:  # the same summary as the Ray executor's
+    if len(args.videos) > 1:  # a batch ends with the same summary as the Ray executor's
         print(f"{len(args.videos)} videos: {built} built, {cached} cached, {failed} failed")
     return 1 if failed else 0
