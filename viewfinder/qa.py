@@ -180,14 +180,18 @@ class VideoQA:
         started = time.perf_counter()
         path = Path(video).expanduser()
         info = probe(path)
-        key = fingerprint(path)  # hashes 3 MiB of the file: once per question
-        probe_s = time.perf_counter() - started
-        lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
-        if self.settings.strategy in ("agent", "retrieve"):
+        indexed = self.settings.strategy in ("agent", "retrieve")
+        if indexed:
             from .indexes.fingerprint import video_key
 
-            # The index's own key: a same-size rewrite of the file is a different video.
+            # The index's own key (it samples the file once): a same-size rewrite of the file
+            # is a different video.
             key = video_key(self.settings.cache_root, path)
+        else:
+            key = fingerprint(path)  # hashes 3 MiB of the file: once per question
+        probe_s = time.perf_counter() - started
+        lines = None if subtitles is None else _subtitle_lines(subtitles, info.duration)
+        if indexed:
             cached = _index_key(key, lines) in self._indexes
             handle = self._index(path, key, progress, lines)
             index_s = time.perf_counter() - started - probe_s
