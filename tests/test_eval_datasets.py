@@ -264,6 +264,40 @@ def test_videomme_hf_parquet_with_srt_subtitles(tmp_path: Path) -> None:
     assert ds.items[3].meta["subtitles"] == []
 
 
+def test_videomme_subtitles_found_beside_data_and_missing_folder_skips(tmp_path: Path) -> None:
+    """The release unpacks subtitle/ beside data/ and videomme/: with --videos ROOT/data the
+    .srt files are still found; with no subtitle folder anywhere, --subtitles skips every
+    item naming the folders looked in, instead of running them without speech."""
+    root = tmp_path / "Video-MME"
+    ann = _write_parquet(
+        root / "videomme" / "test-00000-of-00001.parquet", _videomme_rows(), VIDEOMME_SCHEMA
+    )
+    (root / "data").mkdir()
+    (root / "data" / "fFjv93ACGo8.mp4").write_bytes(b"x")
+    ds = load_videomme(ann, root / "data", subtitles=True)
+    assert ds.items == ()
+    reasons = [s.reason for s in ds.skipped]
+    assert [r.split(" (")[0] for r in reasons[:3]] == ["no subtitle folder"] * 3
+    assert [r.split(":")[0] for r in reasons[3:]] == ["video not found"] * 3
+    first = reasons[0]
+    assert first.startswith("no subtitle folder") and str(root / "data" / "subtitle") in first
+    assert "--subtitle-dir" in first
+
+    (root / "subtitle").mkdir()
+    (root / "subtitle" / "fFjv93ACGo8.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:02,500\nHello there.\n"
+    )
+    ds = load_videomme(ann, root / "data", subtitles=True)
+    assert [it.id for it in ds.items] == ["001-1", "001-2", "001-3"]
+    assert ds.items[0].meta["subtitles"] == [[1.0, 2.5, "Hello there."]]
+    # The annotations alone locate the release root too (videos given elsewhere).
+    elsewhere = tmp_path / "copies"
+    elsewhere.mkdir()
+    (elsewhere / "fFjv93ACGo8.mp4").write_bytes(b"x")
+    ds = load_videomme(ann, elsewhere, subtitles=True)
+    assert ds.items[0].meta["subtitles"] == [[1.0, 2.5, "Hello there."]]
+
+
 MLVU_DEV_SCHEMA = [
     ("video_name", "string"),
     ("duration", "float"),

@@ -55,7 +55,8 @@ SUBTITLE_HELP = {
     "videomme": (
         "use subtitle/<videoID>.srt as the speech (a video without one has none, as in the "
         "official with-subtitles setting)",
-        "VIDEOS/subtitle",
+        "subtitle/ as released: VIDEOS/subtitle, VIDEOS/../subtitle or beside the parquet's "
+        "videomme/ folder",
     ),
 }
 

@@ -430,16 +430,34 @@ def load_videomme(
             (a letter).
         videos: root holding ``<videoID>.mp4`` (also under ``data/`` or ``videos/``, and
             ``.MP4`` / ``.mkv`` as in the released archives).
-        subtitles: when True, ``<subtitle_dir>/<videoID>.srt`` (default
-            ``<videos>/subtitle``) goes to ``meta["subtitles"]``; a video without a file gets
-            no lines, as in the official "with subtitles" setting.
-        subtitle_dir: where the ``.srt`` files are.
+        subtitles: when True, ``<subtitle folder>/<videoID>.srt`` goes to
+            ``meta["subtitles"]``; a video without a file gets no lines, as in the official
+            "with subtitles" setting. If no subtitle folder exists at all, every item is
+            skipped with the folders looked in (a wrong path must not pass for a run with
+            subtitles).
+        subtitle_dir: where the ``.srt`` files are. Default: the release layout (the HF
+            repo's ``subtitle.zip`` unpacks ``subtitle/`` beside ``data/`` and ``videomme/``),
+            so the first existing of ``<videos>/subtitle``, ``<videos>/../subtitle`` (for
+            ``--videos`` given as ``data/``) and ``<annotations>/../../subtitle`` (beside the
+            parquet's ``videomme/`` folder).
 
     Returns:
         The dataset; ``meta["duration"]`` is short / medium / long.
     """
     annotations, videos = Path(annotations), Path(videos)
-    sub_root = Path(subtitle_dir) if subtitle_dir else videos / "subtitle"
+    if subtitle_dir:
+        sub_roots = [Path(subtitle_dir)]
+    else:
+        sub_roots = list(
+            dict.fromkeys(
+                [
+                    videos / "subtitle",
+                    videos.parent / "subtitle",
+                    annotations.parent.parent / "subtitle",
+                ]
+            )
+        )
+    sub_root = next((r for r in sub_roots if r.is_dir()), None)
     loaded: dict[str, list[list[Any]]] = {}  # one file per video, shared by its questions
     rows: list[tuple[Item, bool, str]] = []
     for n, rec in enumerate(read_records(annotations)):
@@ -457,7 +475,11 @@ def load_videomme(
             answer = ""
         names = [f"{vid}{ext}" for ext in (".mp4", ".MP4", ".mkv")]
         video, ok = _resolve(videos, [Path(d) / f for d in ("", "data", "videos") for f in names])
-        if ok and subtitles:
+        reason = "" if ok else f"video not found: {video}"
+        if ok and subtitles and sub_root is None:
+            looked = ", ".join(str(r) for r in sub_roots)
+            ok, reason = False, f"no subtitle folder (looked in {looked}); pass --subtitle-dir"
+        elif ok and subtitles:
             if vid not in loaded:
                 srt = sub_root / f"{vid}.srt"
                 loaded[vid] = load_subtitles(srt) if srt.is_file() else []
@@ -465,7 +487,7 @@ def load_videomme(
         item_id = str(rec.get("question_id") or f"{vid}_{n}")
         question = str(_field(rec, "question", annotations, n))
         item = Item(item_id, question, options, answer, video, meta)
-        rows.append((item, ok, "" if ok else f"video not found: {video}"))
+        rows.append((item, ok, reason))
     return _split("videomme", rows)
 
 
