@@ -92,6 +92,17 @@ def test_a_question_at_the_limit_is_accepted(no_work, capsys):
         ask(question="x" * MAX_QUESTION_CHARS)
 
 
+def test_emoji_are_counted_by_the_room_they_take(no_work, capsys):
+    """1000 emoji are 1000 characters but 4000 bytes (up to 4000 tokens): refused before any
+    model loads, saying why; 3000 bytes of accented text at the limit reach the engine."""
+    from viewfinder.qa import MAX_QUESTION_CHARS
+
+    line = one_error(capsys, ask(question="\U0001f600" * 1000), "4000 bytes", "Shorten")
+    assert "1000 characters" in line and "emoji" in line
+    with pytest.raises(WorkStarted):
+        ask(question="é" * (MAX_QUESTION_CHARS // 2))
+
+
 def test_bad_setting_in_the_environment(no_work, capsys, monkeypatch):
     """VIEWFINDER_BUDGET=-5 is refused the same way, naming the variable."""
     monkeypatch.setenv("VIEWFINDER_BUDGET", "-5")

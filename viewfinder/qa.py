@@ -20,10 +20,13 @@ logger = logging.getLogger(__name__)
 # (start, end, text) lines in seconds, or the path of an .srt / .vtt / LongVideoBench .json file.
 Subtitles = Sequence[Sequence[Any]] | str | os.PathLike[str]
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
-# Longest question (options included) accepted, in characters. The answering LLM's 4096-token
+# Longest question (options included) accepted, in UTF-8 bytes. The answering LLM's 4096-token
 # context holds the prompt (700 tokens reserved) and at least 256 tokens of evidence, leaving
-# 3140 for the question; text in practice takes at least one character per token, so 3000
-# characters fit (the longest MLVU / LongVideoBench question with its options has 2796).
+# 3140 for the question. A byte-level BPE spends at most one token per byte, so 3000 bytes
+# always fit; counting characters did not (750 emoji are 3000 characters' worth of tokens in
+# 750 characters, so 3000 emoji passed and then failed after the models had loaded). ASCII
+# text is one byte per character (the longest MLVU / LongVideoBench question with its
+# options has 2796).
 MAX_QUESTION_CHARS = 3000
 STRATEGIES = ("agent", "retrieve", "uniform")
 
@@ -244,12 +247,15 @@ def validate_question(question: str, options: Sequence[str] | None) -> tuple[str
             '"What command does the speaker type?"'
         )
     cleaned = None if options is None else [str(o).strip() for o in options]
-    length = len(question.strip()) + sum(len(o) for o in cleaned or [])
+    texts = [question.strip(), *(cleaned or [])]
+    chars = sum(len(t) for t in texts)
+    length = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
     if length > MAX_QUESTION_CHARS:
+        size = f"{chars} characters" if chars == length else f"{length} bytes ({chars} characters)"
         raise InvalidQuestionError(
-            f"{'The question and its options are' if cleaned else 'The question is'} {length} "
-            "characters long; "
-            f"at most {MAX_QUESTION_CHARS} fit beside the evidence in the answering model's "
+            f"{'The question and its options are' if cleaned else 'The question is'} {size} "
+            "long in UTF-8 (emoji and non-Latin letters take 2-4 bytes each); "
+            f"at most {MAX_QUESTION_CHARS} bytes fit beside the evidence in the answering model's "
             "context. Shorten the question (ask about one thing at a time)."
         )
     if cleaned is None:
