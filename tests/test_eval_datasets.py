@@ -55,6 +55,36 @@ def test_lvb_present_video_and_subtitles(tmp_path: Path) -> None:
     assert ds.items[0].meta["subtitles"] == [[1.5, 62.0, "hi"]]
 
 
+
+def test_lvb_subtitle_paths_stay_inside_the_subtitle_folder(tmp_path: Path) -> None:
+    """An annotation's subtitle_path of ``../secret.json`` or a symlink out of subtitles/ is
+    not read: the item is skipped naming --subtitle-dir; a real file inside still loads."""
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps([{"start": "00:00:00.0", "end": "00:00:01.0", "line": "pw"}]))
+    videos, subs = tmp_path / "videos", tmp_path / "subtitles"
+    videos.mkdir()
+    subs.mkdir()
+    (subs / "link.json").symlink_to(secret)
+    (subs / "ok.json").write_text(
+        json.dumps([{"start": "00:00:02.0", "end": "00:00:03.0", "line": "fine"}])
+    )
+    rows = []
+    for n, sub in enumerate(["../secret.json", "link.json", "ok.json"]):
+        (videos / f"v{n}.mp4").write_bytes(b"x")
+        rows.append(
+            {"id": f"q{n}", "video_path": f"v{n}.mp4", "subtitle_path": sub,
+             "question": "Q?", "candidates": ["a", "b"], "correct_choice": 0}
+        )  # fmt: skip
+    ann = tmp_path / "lvb_val.json"
+    ann.write_text(json.dumps(rows))
+    ds = load_longvideobench(ann, videos, subtitles=True)
+    assert [it.id for it in ds.items] == ["q2"]
+    assert ds.items[0].meta["subtitles"] == [[2.0, 3.0, "fine"]]
+    reasons = {s.id: s.reason for s in ds.skipped}
+    assert set(reasons) == {"q0", "q1"}
+    for reason in reasons.values():
+        assert "outside --subtitle-dir" in reason and str(secret) in reason
+
 def _mlvu_raw(tmp_path: Path) -> Path:
     ann = tmp_path / "json"
     ann.mkdir()

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AnnotationError, require
+from ..errors import AnnotationError, UnsafePathError, require
 from ..text import LETTERS
 from ..tools.subtitles import read_subtitles
+from .paths import inside_root
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,26 @@ def _resolve(videos: Path, candidates: Iterable[str | Path]) -> tuple[Path, bool
     return paths[0], False
 
 
-def _resolve_in(roots: Sequence[Path], name: str) -> tuple[Path, bool]:
-    """``name`` in the first of ``roots`` that has it (else under the first root) and found."""
+def _resolve_in(roots: Sequence[Path], name: str) -> tuple[Path, Path, bool]:
+    """``name`` in the first of ``roots`` that has it (else under the first root), that root,
+    and whether it was found."""
     for root in roots:
         if (root / name).is_file():
-            return root / name, True
-    return roots[0] / name, False
+            return root / name, root, True
+    return roots[0] / name, roots[0], False
+
+
+def _escapes(root: Path, path: Path) -> str:
+    """Why ``path`` (found under ``root``) may not be read, or "" when it may.
+
+    A subtitle file named by an annotation is opened only if, symlinks followed, it lies
+    inside the subtitle folder it was found under (annotations are data from the internet).
+    """
+    try:
+        inside_root(root, path, what="subtitle file", flag="--subtitle-dir")
+    except UnsafePathError as e:
+        return str(e)
+    return ""
 
 
 def _split(
@@ -389,10 +404,13 @@ def load_longvideobench(
         reason = "" if ok else f"video not found: {video}"
         if ok and subtitles:
             sub_name = str(rec.get("subtitle_path", ""))
-            sub_path, found = _resolve_in(sub_roots, sub_name)
+            sub_path, sub_root, found = _resolve_in(sub_roots, sub_name)
+            escape = _escapes(sub_root, sub_path) if found else ""
             if not found:
                 looked = ", ".join(str(r) for r in sub_roots)
                 ok, reason = False, f"subtitles not found: {sub_name} (looked in {looked})"
+            elif escape:
+                ok, reason = False, escape
             else:
                 offset = float(rec.get("starting_timestamp_for_subtitles") or 0.0)
                 meta["subtitles"] = load_subtitles(sub_path, offset)

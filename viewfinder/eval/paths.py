@@ -12,12 +12,14 @@ from pathlib import Path
 from ..errors import UnsafePathError
 
 
-def inside_root(root: Path, path: Path) -> Path:
+def inside_root(root: Path, path: Path, what: str = "video", flag: str = "--videos") -> Path:
     """``path`` with symlinks followed, when that lies inside ``root`` (also resolved).
 
     Args:
         root: the folder the user named (``--videos``).
         path: where an annotation says a file is (already joined to ``root`` or absolute).
+        what: what the file is, for the message ("video", "subtitle file").
+        flag: the option that names ``root``, for the message.
 
     Returns:
         The real path (a file that does not exist yet still gets a verdict).
@@ -29,8 +31,8 @@ def inside_root(root: Path, path: Path) -> Path:
     real = Path(path).expanduser().resolve()
     if real_root not in real.parents:
         raise UnsafePathError(
-            f"The annotation's video {path} resolves to {real}, outside --videos {real_root} "
-            "(symlinks are followed). Put the video under that folder, or pass --videos a "
+            f"The annotation's {what} {path} resolves to {real}, outside {flag} {real_root} "
+            f"(symlinks are followed). Put the {what} under that folder, or pass {flag} a "
             "folder that holds it."
         )
     return real
