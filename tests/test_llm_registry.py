@@ -98,7 +98,8 @@ def test_part_packages_are_joined_in_package_order(monkeypatch, tmp_path, caplog
 @pytest.mark.slow
 def test_recommended_llm_answers_a_trivial_choice_from_evidence():
     """The recommended model, through the production answering path, picks the option the
-    evidence states and cites the line that says it."""
+    evidence states (its own letter probabilities too, not only the grounding) and cites the
+    line that says it."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (extra 'llm')")
     from viewfinder.agent.answering import answer_from_text
     from viewfinder.answer import Evidence
@@ -116,6 +117,7 @@ def test_recommended_llm_answers_a_trivial_choice_from_evidence():
     ]
     runtime = Models(Settings())
     runtime.use("llm", llm)
+    trace: list[dict] = []
     try:
         answer = answer_from_text(
             "On which day is the meeting now?",
@@ -123,10 +125,13 @@ def test_recommended_llm_answers_a_trivial_choice_from_evidence():
             evidence,
             runtime,
             notes=[],
-            trace=[],
+            trace=trace,
         )
     finally:
         llm.close()
+    # The model itself, before grounding weighs in, puts most weight on the right letter.
+    model_letters = trace[-1]["probabilities"]
+    assert max(model_letters, key=model_letters.__getitem__) == "B"
     assert answer.choice == "B"
     assert answer.text == "Thursday"
     assert answer.confidence > 0.5
