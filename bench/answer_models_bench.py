@@ -18,6 +18,7 @@ Usage: python bench/answer_models_bench.py --devset /tmp/s6/dev0 --out /tmp/s6/a
    per question, prompt and generation tokens per wall second and per CPU-second, load time,
    peak RAM, and whether the GGUF carries its own chat template.
 
+GGUF models on the llama.cpp backend only (the cost figures read llama.cpp's KV cache).
 ``--busy`` runs one CPU-bound competing process for the whole run (the "another program
 shares the cores" case). Results depend on machine load: the load average is reported.
 """
