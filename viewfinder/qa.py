@@ -236,7 +236,10 @@ class VideoQA:
             "has_audio": info.has_audio,
         }
         answer.models = self.models.describe()
-        return answer
+        from .agent.confidence import calibrate
+
+        # The strategies' confidence is a rule; the dev set's fitted map makes it a probability.
+        return calibrate(answer)
 
 
 def validate_question(question: str, options: Sequence[str] | None) -> tuple[str, list[str] | None]:

@@ -17,8 +17,9 @@ from ..answer import Answer, Evidence
 from ..errors import ModelNotInstalledError
 from ..runtime import Models
 from ..text import LETTERS
+from .confidence import choice_signals, open_signals
 from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
-from .grounding import abstains, ground_choice, ground_open
+from .grounding import GroundingOptions, abstains, ground_choice, ground_open
 
 NO_VLM_NOTE = (
     "answered from speech and screen text only: no VLM is installed, so the "
@@ -110,7 +111,18 @@ def answer_from_text(
             choice=choice,
             confidence=grounded.confidence,
             evidence=_cited_first(grounded.deciding, attribute(shown, question, text)),
-            usage={"text_tokens": llm.count_tokens(system + user)},
+            usage={
+                "text_tokens": llm.count_tokens(system + user),
+                # What a fitted calibrator reads (agent/confidence.py).
+                "signals": choice_signals(
+                    grounded.confidence,
+                    probs,
+                    choice,
+                    grounded.support,
+                    len(shown),
+                    GroundingOptions().min_support,
+                ),
+            },
         )
     user = prompts.render("answer", "open", sources=sources, evidence=lines, question=question)
     gen = llm.generate(
@@ -122,7 +134,8 @@ def answer_from_text(
     )
     # Small models add markdown despite the instructions; the CLI prints plain text.
     text = gen.text.replace("`", "").replace("**", "").strip() or NOT_FOUND
-    confidence = float(min(1.0, max(0.0, math.exp(gen.mean_logprob))))
+    model_certainty = float(min(1.0, max(0.0, math.exp(gen.mean_logprob))))
+    confidence = model_certainty
     trace.append(
         {
             "step": "answer",
@@ -153,7 +166,12 @@ def answer_from_text(
         choice=None,
         confidence=confidence,
         evidence=support,
-        usage={"text_tokens": gen.tokens_in + gen.tokens_out},
+        usage={
+            "text_tokens": gen.tokens_in + gen.tokens_out,
+            "signals": open_signals(
+                confidence, model_certainty, grounded.support, len(shown), text == NOT_FOUND
+            ),
+        },
     )
 
 
