@@ -1014,7 +1014,7 @@ QUESTIONS: tuple[Question, ...] = (
         "What resolution does the external screen get?",
         ("1024 x 768", "1280 x 1024", "1920 x 1080", "1366 x 768"),
         "1280 x 1024",
-        (6.0, 24.0),
+        (7.0, 24.0),
         modality="text",
     ),
     Question(
@@ -1034,7 +1034,7 @@ QUESTIONS: tuple[Question, ...] = (
         "Besides keeping the new setup, what does the confirmation prompt offer?",
         None,
         "Restore Previous Configuration",
-        (29.0, 36.0),
+        (30.0, 34.0),
         ("restore", "previous"),
         modality="text",
     ),
