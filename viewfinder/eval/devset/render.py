@@ -130,13 +130,21 @@ def _picture(scene: Scene, lines: Sequence[str], path: Path, title: bool) -> Pat
 
     img = Image.new("RGBA", (WIDTH, HEIGHT), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
+    # Backing boxes contrast with the ink: dark under light text, light under dark text.
+    rgb = [int(scene.ink[i : i + 2], 16) for i in (1, 3, 5)]
+    backing = (0, 0, 0, 150) if sum(rgb) > 3 * 128 else (255, 255, 255, 170)
     y = 40
     for n, line in enumerate(lines):
-        font = _font(scene.font, 44 if (title and n == 0) else 32)
+        size = 44 if (title and n == 0) else 32
+        font = _font(scene.font, size)
+        # A long line (a shell command) shrinks until it fits the frame.
+        while draw.textlength(line, font=font) > WIDTH - 80 and size > 14:
+            size -= 2
+            font = _font(scene.font, size)
         width = draw.textlength(line, font=font)
         x = (WIDTH - width) / 2 if scene.centered else 40
         box = draw.textbbox((x, y), line, font=font)
-        draw.rectangle((box[0] - 8, box[1] - 6, box[2] + 8, box[3] + 6), fill=(0, 0, 0, 150))
+        draw.rectangle((box[0] - 8, box[1] - 6, box[2] + 8, box[3] + 6), fill=backing)
         draw.text((x, y), line, font=font, fill=scene.ink)
         y = box[3] + 26
     img.save(path)
