@@ -98,6 +98,8 @@ def run(strategy: str, rows: list[dict[str, Any]], videos: Path, log: Path) -> l
                 "choice": answer.choice,
                 "text": answer.text,
                 "signals": answer.usage.get("signals"),
+                # Kept so a corrected gold answer or window can be re-scored without a rerun.
+                "evidence": [[e.start, e.end, e.modality] for e in answer.evidence[:3]],
                 "notes": answer.notes,
             }
         with open(log, "a") as f:  # append-only: one line per answered question
