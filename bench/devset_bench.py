@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from viewfinder import VideoQA
@@ -77,7 +78,7 @@ def run(strategy: str, rows: list[dict[str, Any]], videos: Path, log: Path) -> l
     out = []
     for row in rows:
         if row["id"] in done:
-            out.append({**done[row["id"]], "split": row.get("split"), "task": row["task"]})
+            out.append(_rescored(done[row["id"]], row))
             continue
         video = videos / row["video"]
         if strategy != "uniform":
@@ -109,6 +110,16 @@ def run(strategy: str, rows: list[dict[str, Any]], videos: Path, log: Path) -> l
               f"{'right' if rec.get('correct') else 'wrong'} {rec.get('confidence')} "
               f"{rec.get('seconds')} s", flush=True)  # fmt: skip
     return out
+
+
+def _rescored(rec: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """A stored result judged against the current annotation (a gold or window fixed since)."""
+    rec = {**rec, **{k: row.get(k) for k in ("video", "task", "split", "modality")}}
+    if "correct" in rec and "evidence" in rec:
+        spans = [SimpleNamespace(start=a, end=b) for a, b, _ in rec["evidence"]]
+        answer = SimpleNamespace(choice=rec.get("choice"), text=rec.get("text"), evidence=spans)
+        rec["correct"], rec["in_window"] = score(row, answer), in_window(row, answer)
+    return rec
 
 
 def _accuracy_table(results: dict[str, list[dict]], key: str, title: str) -> list[str]:

@@ -1208,7 +1208,7 @@ QUESTIONS: tuple[Question, ...] = (
         ("an hour", "a minute", "a day", "a week"),
         "a minute",
         (100.0, 105.0),
-        modality="text",
+        modality="both",
     ),
     Question(
         "w6",
