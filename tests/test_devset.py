@@ -4,11 +4,16 @@ say, and the calibration figures of the bench script are right."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import multiprocessing
+import os
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -145,3 +150,40 @@ def test_calibration_figures() -> None:
         (2 * 0.2 + 3 * abs(2.8 / 3 - 2 / 3)) / 5
     )
     assert confidently_wrong(rows) == pytest.approx(1 / 5)
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "devset_bench", Path(__file__).parents[1] / "bench" / "devset_bench.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_competing_load_is_one_busy_process_on_the_last_core() -> None:
+    """``--load``: while inside, one extra process spins on the last core; after, it is gone."""
+    bench = _bench()
+    before = set(multiprocessing.active_children())
+    with bench.competing_load(True):
+        time.sleep(0.3)
+        (busy,) = set(multiprocessing.active_children()) - before
+        assert busy.is_alive()
+        assert os.sched_getaffinity(busy.pid) == {max(os.sched_getaffinity(0))}
+    assert not busy.is_alive()
+
+
+def test_targets_table_passes_and_misses() -> None:
+    """A row set meeting every target passes; agent behind retrieve on one type misses."""
+    bench = _bench()
+    good = [
+        {"task": "key", "modality": "text", "correct": True, "in_window": True,
+         "confidence": 1.0, "seconds": 5.0},
+    ] * 10  # fmt: skip
+    bad = [{**good[0], "correct": False, "confidence": 0.9, "seconds": 20.0}] * 10
+    lines = bench.targets({"retrieve": good, "agent": bad}, loaded=False)
+    retrieve = [line for line in lines if line.startswith("| retrieve")]
+    assert retrieve and all(line.endswith("PASS |") for line in retrieve)
+    agent = [line for line in lines if line.startswith("| agent")]
+    assert all(line.endswith("MISS |") for line in agent)
+    assert any("key 0<10" in line for line in agent)
