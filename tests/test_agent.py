@@ -41,12 +41,15 @@ def _unsaid() -> FakeIndex:
     return index
 
 
-def test_loop_ends_within_max_steps():
-    """Never confident: the agent stops after max_steps answers, not before, not after."""
+@pytest.mark.parametrize("max_steps", [1, 2])
+def test_loop_ends_within_max_steps(max_steps):
+    """Never confident, nothing backed: the agent answers max_steps times, not more (a third
+    look is also cut when the second found nothing new: tests/test_agent_steps.py)."""
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
-    ans = _run(_unsaid(), llm, max_steps=3)
+    ans = _run(_unsaid(), llm, max_steps=max_steps)
     answers = [t for t in ans.trace if t.get("node") == "answer"]
-    assert ans.usage["steps"] == 3 and len(answers) == 3
+    assert ans.usage["steps"] == max_steps and len(answers) == max_steps
+    assert answers[-1]["next"] == "end"
 
 
 def test_low_confidence_triggers_a_wider_second_look():
@@ -197,6 +200,16 @@ def test_agent_shows_each_options_closest_passage_to_the_model():
     # The matched moment becomes a key clip even though no sub-query's words hit it.
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"][0]
     assert any(c[0] <= 450.0 <= c[1] for c in clips)
+
+
+def test_checks_are_left_out_when_several_options_are_found_verbatim():
+    """Two codes both on screen word for word: "100% match" rows would not say which one the
+    question means, so the prompt has no checks block and the passages decide."""
+    index = code_index()
+    index.text_spans.append(line(500.0, 504.0, "AMBER LANTERN 703"))
+    llm = ScriptedLLM([{"C": 0.9}])
+    _code_run(index, llm)
+    assert "Closest words" not in llm.prompts[-1]
 
 
 def test_no_verify_ablation_leaves_the_prompt_without_checks():

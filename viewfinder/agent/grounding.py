@@ -69,6 +69,12 @@ class Grounded:
     deciding: Evidence | None
     # Why confidence is what it is, for the answer's notes.
     notes: tuple[str, ...]
+    # Whether the passages back the chosen answer: its own passage supports it, or (negated
+    # question) they back other options and not it. The agent stops looking when they do.
+    backed: bool = False
+    # The passages backing any option (those on the topic that hold an option's words): a
+    # later look that finds none beyond these has found nothing new.
+    backing: tuple[Evidence, ...] = ()
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -170,10 +176,19 @@ def ground_choice(
             "the ones it is not"
         )
     cue = order_cue(question)
+    model_pick = max(model_probabilities, key=model_probabilities.get)
+    model_probabilities = dict(model_probabilities)
     if cue and not negated and len(backed) > 1:
         timed = [k for k in backed if cited[k] is not None]
         pick = (min if cue == "first" else max)(timed, key=lambda k: cited[k].start)
         weight[pick] += opts.order_bonus
+        # "Which came first" is a question of time, which the passages' stamps answer and a
+        # small model reading a dozen lines does not: it tends to pick the last option it
+        # read. So among the backed options the model's probabilities are averaged (made
+        # equal) and the order bonus alone decides; unbacked options keep theirs.
+        mean = sum(model_probabilities.get(k, 0.0) for k in backed) / len(backed)
+        for k in backed:
+            model_probabilities[k] = mean
         notes.append(
             f"the question asks what comes {cue}: of the backed options, ({pick})'s passage "
             f"at [{stamp(cited[pick].start, cited[pick].end)}] comes {cue}"
@@ -189,7 +204,6 @@ def ground_choice(
     choice = max(probabilities, key=lambda k: (probabilities[k], weight[k]))
     chance = 1.0 / len(letters)
     confidence = probabilities[choice]
-    model_pick = max(model_probabilities, key=model_probabilities.get)
     best_weight = max(weight.values())
     tied = [k for k in letters if best_weight - weight[k] <= opts.tie_margin]
     if not passages:
@@ -228,7 +242,18 @@ def ground_choice(
                 f"the model's own first choice was ({model_pick}); the passages overruled it"
             )
     deciding = cited[choice] if support[choice] >= opts.min_support and not negated else None
-    return Grounded(probabilities, choice, float(confidence), support, deciding, tuple(notes))
+    is_backed = deciding is not None or (negated and choice not in backed)
+    backing = tuple(dict.fromkeys(cited[k] for k in backed if cited[k] is not None))
+    return Grounded(
+        probabilities,
+        choice,
+        float(confidence),
+        support,
+        deciding,
+        tuple(notes),
+        is_backed,
+        backing,
+    )
 
 
 @dataclass(frozen=True)
