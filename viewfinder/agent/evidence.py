@@ -210,7 +210,11 @@ def _whole(item: Evidence, index: Any) -> Evidence:
     limit_hi = item.end + WHOLE_MAX_SECONDS
     if item.modality == "speech":
         pool = sorted(
-            (s for s in index.speech_segments if lo <= (s.start + s.end) / 2 < hi and s.text.strip()),
+            (
+                s
+                for s in index.speech_segments
+                if lo <= (s.start + s.end) / 2 < hi and s.text.strip()
+            ),
             key=lambda s: s.start,
         )
         # Grow from the line both ways while the next segment follows closely.
