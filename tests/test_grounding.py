@@ -270,3 +270,16 @@ def test_what_the_voice_says_is_quoted_from_the_whole_spoken_passage():
     assert [(e.start, e.end, e.text) for e in merged] == [
         (10.5, 16.0, "Hold control and press S, then type the file name.")
     ]
+
+
+def test_first_prefers_the_backed_option_over_a_mention_the_model_is_sure_of():
+    """Only "the harbour" is said with the question's words ("the first thing we filmed");
+    "the old market" is merely mentioned later. A model sure of the mention (0.98) is
+    averaged with the backed option, so the backing decides."""
+    lines = [
+        Evidence(0.0, 4.0, "speech", "The first thing we filmed was the harbour at sunrise."),
+        Evidence(18.0, 21.0, "speech", "After the harbour we went to the old market."),
+    ]
+    g = ground_choice("What was filmed first?", ["the old market", "the harbour", "the cathedral"],
+                      "ABC", {"A": 0.98, "B": 0.01, "C": 0.01}, lines)  # fmt: skip
+    assert g.choice == "B" and g.backed

@@ -178,17 +178,22 @@ def ground_choice(
     cue = order_cue(question)
     model_pick = max(model_probabilities, key=model_probabilities.get)
     model_probabilities = dict(model_probabilities)
+    if cue and not negated:
+        # "Which came first" is a question of time, which the passages' stamps answer and a
+        # small model reading a dozen lines does not: it tends to pick the option it read
+        # last (0.98 for "the old market" said after "the first thing we filmed was the
+        # harbour"). So among the options the passages mention at all, the model's
+        # probabilities are averaged (made equal): their support decides, and among backed
+        # ones the order bonus; options no passage mentions keep the model's probability.
+        mentioned = [k for k in letters if support[k] > 0]
+        if len(mentioned) > 1:
+            mean = sum(model_probabilities.get(k, 0.0) for k in mentioned) / len(mentioned)
+            for k in mentioned:
+                model_probabilities[k] = mean
     if cue and not negated and len(backed) > 1:
         timed = [k for k in backed if cited[k] is not None]
         pick = (min if cue == "first" else max)(timed, key=lambda k: cited[k].start)
         weight[pick] += opts.order_bonus
-        # "Which came first" is a question of time, which the passages' stamps answer and a
-        # small model reading a dozen lines does not: it tends to pick the last option it
-        # read. So among the backed options the model's probabilities are averaged (made
-        # equal) and the order bonus alone decides; unbacked options keep theirs.
-        mean = sum(model_probabilities.get(k, 0.0) for k in backed) / len(backed)
-        for k in backed:
-            model_probabilities[k] = mean
         notes.append(
             f"the question asks what comes {cue}: of the backed options, ({pick})'s passage "
             f"at [{stamp(cited[pick].start, cited[pick].end)}] comes {cue}"
