@@ -53,11 +53,13 @@ def test_loop_ends_within_max_steps(max_steps):
 
 
 def test_low_confidence_triggers_a_wider_second_look():
-    """An unsure answer makes the agent search again with more results and new sub-queries."""
+    """An unsure, unbacked answer makes the agent search again with more results and new
+    sub-queries; when that wider look brings no passage backing any option, the model is not
+    asked again and the first answer stands."""
     index = _unsaid()
     llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.99, "A": 0.01}])
     ans = _run(index, llm)
-    assert ans.usage["steps"] == 2 and ans.choice == "B"
+    assert ans.usage["steps"] == 2 and ans.choice == "A" and llm.calls == 1
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"]
     assert len(clips) == 2 and len(clips[1]) > len(clips[0])
     ks = [k for _, _, k in index.queries]
@@ -65,6 +67,8 @@ def test_low_confidence_triggers_a_wider_second_look():
     # The second look searches the options' own words.
     assert any(q == "Thursday" for _, q, _ in index.queries)
     assert "Thursday" in [t for t in ans.trace if t.get("node") == "reflect"][0]["extra_queries"]
+    last = [t for t in ans.trace if t.get("node") == "answer"][-1]
+    assert last["model_call"] is False and "no model call" in last["why"]
 
 
 def test_no_reflect_answers_once():

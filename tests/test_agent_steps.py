@@ -100,7 +100,8 @@ def test_multiple_choice_looks_again_without_an_llm_plan():
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
     ans = _run(_unsaid(), llm)
     assert "reflect" in _nodes(ans) and "replan" not in _nodes(ans)
-    assert len(llm.prompts) == ans.usage["steps"]  # one answer per look, no plan call
+    # No plan call ever; the second look found no new backing passage, so no second answer.
+    assert len(llm.prompts) == 1
 
 
 def _runtime(**options) -> SimpleNamespace:

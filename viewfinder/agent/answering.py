@@ -115,7 +115,7 @@ def answer_from_text(
                 "support": grounded.support,
                 "grounded": {k: round(v, 4) for k, v in grounded.probabilities.items()},
                 "backed": grounded.backed,
-                "backing": [_key(e) for e in grounded.backing],
+                "backing": [passage_key(e) for e in grounded.backing],
             }
         )
         return Answer(
@@ -152,7 +152,7 @@ def answer_from_text(
     trace[-1]["support"] = grounded.support
     backed = grounded.support > 0 and grounded.deciding is not None and not abstains(text)
     trace[-1]["backed"] = backed
-    trace[-1]["backing"] = [_key(grounded.deciding)] if backed and grounded.deciding else []
+    trace[-1]["backing"] = [passage_key(grounded.deciding)] if backed and grounded.deciding else []
     if abstains(text):
         text, support, confidence = NOT_FOUND, [], min(confidence, 0.2)
     elif grounded.support == 0.0:
@@ -219,7 +219,7 @@ def _fit(
     return kept
 
 
-def _key(e: Evidence) -> list[Any]:
+def passage_key(e: Evidence) -> list[Any]:
     """A passage as the trace records it: [start, modality, text] (what tells it apart)."""
     return [round(e.start, 2), e.modality, e.text]
 

@@ -126,6 +126,26 @@ def option_support(
     return round(best, 4), best_passage
 
 
+def backing_passages(
+    question: str,
+    options: Sequence[str],
+    passages: Sequence[Evidence],
+    opts: GroundingOptions | None = None,
+) -> list[Evidence]:
+    """The passages that back some option (support >= ``min_support``): no model needed.
+
+    What :attr:`Grounded.backing` would hold for these passages, so a look again can tell
+    before calling the answering model whether it found anything the last look had not.
+    """
+    opts = opts or GroundingOptions()
+    found = []
+    for option in options:
+        score, passage = option_support(option, question, passages, opts)
+        if passage is not None and score >= opts.min_support:
+            found.append(passage)
+    return list(dict.fromkeys(found))
+
+
 _FIRST = re.compile(r"\b(first|earliest|initially|originally|at the (start|beginning))\b", re.I)
 _LAST = re.compile(
     r"\b(last|latest|finally|now|after the (change|update|correction)|in the end|at the end|"

@@ -23,6 +23,7 @@ from .budget import BudgetOptions, allocate
 from .clips import choose_clips, strong_match, with_neighbours
 from .context import AgentContext
 from .evidence import collect_evidence, dedupe, focus, wants_whole, whole_passages, words
+from .grounding import backing_passages
 from .looks import next_look
 from .plan import llm_plan, rule_plan
 from .state import Plan, QAState, jsonable
@@ -183,7 +184,7 @@ def allocate_budget(state: QAState, ctx: AgentContext) -> dict[str, Any]:
 @_timed("answer")
 def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     """Collect the key clips' evidence, read zoom crops, and ask the answering model."""
-    from .answering import answer_from_text
+    from .answering import answer_from_text, passage_key
 
     zoomed = read_crops(state, ctx)
     matched = [m.evidence for m in state.option_matches if m.evidence is not None]
@@ -195,12 +196,30 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         # A list or a quote asked for in full: each line grown into its whole screen / spoken
         # passage, so no item or sentence is missing (evidence.wants_whole).
         evidence = whole_passages(evidence, ctx.index)
+    vlm = ctx.models.get("vlm")
+    seen = {tuple(k) for k in state.backing}
+    if state.step > 0 and state.options and state.answer is not None and vlm is None:
+        # A multiple-choice answer from text changes only if this wider look brought a passage
+        # backing some option that the earlier looks had not: that is checked here without
+        # the model (grounding needs none), and when there is none the model call, the most
+        # expensive part of a look, is skipped and the earlier answer stands.
+        fresh = backing_passages(state.question, state.options, evidence)
+        if not any(tuple(passage_key(e)) not in seen for e in fresh):
+            why = "this look found no backing passage the earlier looks had not: no model call"
+            entry = {
+                "evidence_lines": len(evidence),
+                "zoom_lines": len(zoomed),
+                "model_call": False,
+                "new_backing": 0,
+                "next": "end",
+                "why": why,
+            }
+            return {"found_new": False, "trace": [entry]}
     notes: list[str] = []
     trace: list[dict[str, Any]] = []
     skipped = {m: why for m, why in ctx.index.available.items() if why != "ok"}
     for modality, why in skipped.items():
         notes.append(f"{modality} index unavailable: {why}")
-    vlm = ctx.models.get("vlm")
     if vlm is not None and state.allocation is not None and state.allocation.frames:
         result = _answer_with_vlm(vlm, state, ctx, evidence, notes, trace)
     else:
@@ -218,7 +237,6 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     result.notes = notes
     entry = trace[-1] if trace else {}
     backed = bool(entry.get("backed", False))
-    seen = {tuple(k) for k in state.backing}
     new_backing = [k for k in entry.get("backing", []) if tuple(k) not in seen]
     # A backed answer beats an unbacked one whatever their confidences (answers follow the
     # evidence); between two alike, the more confident is kept.
