@@ -9,6 +9,7 @@ another answer), so it is spent only where it can change the answer:
 - a look that found no backing passage beyond those of the earlier looks stops: the next,
   wider one mostly adds the same moments plus noise, and unbacked answers that took every
   step were both the slowest and the ones that changed a right answer into a wrong one.
+  (A multiple-choice look again checks this before its model call, ``nodes.answer``.)
 """
 
 from __future__ import annotations
