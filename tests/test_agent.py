@@ -41,20 +41,25 @@ def _unsaid() -> FakeIndex:
     return index
 
 
-def test_loop_ends_within_max_steps():
-    """Never confident: the agent stops after max_steps answers, not before, not after."""
+@pytest.mark.parametrize("max_steps", [1, 2])
+def test_loop_ends_within_max_steps(max_steps):
+    """Never confident, nothing backed: the agent answers max_steps times, not more (a third
+    look is also cut when the second found nothing new: tests/test_agent_steps.py)."""
     llm = ScriptedLLM([{"A": 0.3, "B": 0.3, "C": 0.2, "D": 0.2}])
-    ans = _run(_unsaid(), llm, max_steps=3)
+    ans = _run(_unsaid(), llm, max_steps=max_steps)
     answers = [t for t in ans.trace if t.get("node") == "answer"]
-    assert ans.usage["steps"] == 3 and len(answers) == 3
+    assert ans.usage["steps"] == max_steps and len(answers) == max_steps
+    assert answers[-1]["next"] == "end"
 
 
 def test_low_confidence_triggers_a_wider_second_look():
-    """An unsure answer makes the agent search again with more results and new sub-queries."""
+    """An unsure, unbacked answer makes the agent search again with more results and new
+    sub-queries; when that wider look brings no passage backing any option, the model is not
+    asked again and the first answer stands."""
     index = _unsaid()
     llm = ScriptedLLM([{"A": 0.4, "B": 0.35, "C": 0.15, "D": 0.1}, {"B": 0.99, "A": 0.01}])
     ans = _run(index, llm)
-    assert ans.usage["steps"] == 2 and ans.choice == "B"
+    assert ans.usage["steps"] == 2 and ans.choice == "A" and llm.calls == 1
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"]
     assert len(clips) == 2 and len(clips[1]) > len(clips[0])
     ks = [k for _, _, k in index.queries]
@@ -62,6 +67,8 @@ def test_low_confidence_triggers_a_wider_second_look():
     # The second look searches the options' own words.
     assert any(q == "Thursday" for _, q, _ in index.queries)
     assert "Thursday" in [t for t in ans.trace if t.get("node") == "reflect"][0]["extra_queries"]
+    last = [t for t in ans.trace if t.get("node") == "answer"][-1]
+    assert last["model_call"] is False and "no model call" in last["why"]
 
 
 def test_no_reflect_answers_once():
@@ -96,13 +103,14 @@ def test_frames_not_clips_takes_one_frame_per_clip():
 
 
 def test_plan_from_llm_lines_is_used():
-    """For an open question, a well-formed plan from the LLM becomes per-modality sub-queries
-    searched first."""
+    """For an open question looked at again, a well-formed plan from the LLM becomes
+    per-modality sub-queries of the wider second look (the first look plans by rules)."""
     index = talk_index()
     llm = ScriptedLLM([{"B": 0.9}], plan_text=" meeting moved\nwritten: agenda\nseen: calendar")
     _run(index, llm, options=None)
-    assert ("speech", "meeting moved", 6) in index.queries
-    assert ("text", "agenda", 6) in index.queries
+    assert ("speech", "meeting moved", 12) in index.queries
+    assert ("text", "agenda", 12) in index.queries
+    assert not any(q == "agenda" for _, q, k in index.queries if k == 6)
 
 
 def test_multiple_choice_is_planned_by_rules_without_an_llm_call():
@@ -171,7 +179,8 @@ def code_index() -> FakeIndex:
     return index
 
 
-CODES = ["AMBER LANTERN 703", "AMBER ORCHID 529", "AMBER ORCHID 283", "COBALT CANYON 184"]
+# Only (C) is on screen word for word; (A) and (B) are near misses of codes that are.
+CODES = ["AMBER LANTERN 703", "AMBER ORCHID 592", "AMBER ORCHID 283", "COBALT CANYON 184"]
 
 
 def _code_run(index, llm, **settings):
@@ -197,6 +206,16 @@ def test_agent_shows_each_options_closest_passage_to_the_model():
     # The matched moment becomes a key clip even though no sub-query's words hit it.
     clips = [t["clips"] for t in ans.trace if t.get("node") == "select_clips"][0]
     assert any(c[0] <= 450.0 <= c[1] for c in clips)
+
+
+def test_checks_are_left_out_when_several_options_are_found_verbatim():
+    """Two codes both on screen word for word: "100% match" rows would not say which one the
+    question means, so the prompt has no checks block and the passages decide."""
+    index = code_index()
+    index.text_spans.append(line(500.0, 504.0, "AMBER LANTERN 703"))
+    llm = ScriptedLLM([{"C": 0.9}])
+    _code_run(index, llm)
+    assert "Closest words" not in llm.prompts[-1]
 
 
 def test_no_verify_ablation_leaves_the_prompt_without_checks():

@@ -186,3 +186,100 @@ def test_a_short_command_run_into_its_neighbours_by_ocr_still_backs_the_answer()
     assert ground_open(question, answer, terminal).support == 1.0
     prose = [Evidence(1.0, 2.0, "speech", "Nothing else happens; it falls silent.")]
     assert ground_open(question, answer, prose).support == 0.0
+
+
+def test_first_is_decided_by_time_even_against_a_model_sure_of_the_other():
+    """Among backed options, "first" is a question of time: the model's 0.999 for the later
+    room is averaged with the other backed option's probability, so the earlier passage wins
+    (the order bonus alone could not overrule odds of 999 to 1)."""
+    g = ground_choice(
+        "Which room was announced first for the team meeting?",
+        ["room 31", "room 12", "room 13"],
+        "ABC",
+        {"A": 0.999, "B": 0.0005, "C": 0.0005},
+        ROOMS,
+    )
+    assert g.choice == "B" and g.backed
+    assert any("own first choice was (A)" in n for n in g.notes)
+
+
+def test_backing_lists_every_backed_options_passage():
+    """The passages backing some option are reported, so a later look can tell new from old."""
+    g = ground_choice("Which room does the team meet in?", ["room 12", "room 31", "room 7"],
+                      "ABC", {"A": 0.5, "B": 0.5}, ROOMS)  # fmt: skip
+    assert set(g.backing) == set(ROOMS) and g.backed
+
+
+def test_a_list_question_gets_the_whole_screen_and_a_prompt_to_name_every_item():
+    """ "Which systems are listed?" is answered from the whole screen (lines merged in
+    reading order) with the list prompt and room for every item."""
+    from fakes import FakeIndex, line
+
+    from viewfinder.agent.evidence import wants_whole, whole_passages
+    from viewfinder.tools.shots import Clip
+
+    rows = ["Supported systems", "Debian 12", "Fedora 40", "FreeBSD 14", "macOS 14"]
+    index = FakeIndex(
+        clips=[Clip(0.0, 34.0, (1.0,)), Clip(34.0, 44.0, (35.0,))],
+        text_spans=[
+            line(34.0, 44.0, text, (100.0, 100.0 + 40 * i, 400.0, 130.0 + 40 * i))
+            for i, text in reversed(list(enumerate(rows)))
+        ]
+        + [line(10.0, 20.0, "Meeting", (100.0, 100.0, 300.0, 130.0))],
+    )
+    question = "Which operating systems are listed as supported?"
+    assert wants_whole(question) and not wants_whole("Which key saves the file?")
+    merged = whole_passages([Evidence(34.0, 44.0, "text", "Fedora 40")], index)
+    assert [e.text for e in merged] == [" | ".join(rows)]
+
+    @dataclass
+    class Recorder(StubbornLLM):
+        seen: list = field(default_factory=list)
+
+        def generate(self, system, user, max_tokens=64, stop=None, assistant_prefix=""):
+            self.seen.append((user, max_tokens))
+            return Generation("Debian 12, Fedora 40, FreeBSD 14, macOS 14", 10, 12, -0.05, 0.01)
+
+    llm = Recorder()
+    ans, _ = _answer(llm, question, None, merged)
+    user, max_tokens = llm.seen[0]
+    assert "name every item" in user and max_tokens >= 150
+    assert ans.text.count(",") == 3 and ans.evidence[0].text == merged[0].text
+
+
+def test_what_the_voice_says_is_quoted_from_the_whole_spoken_passage():
+    """A sentence Whisper split in two, in one shot, is one passage; speech in another shot
+    or after a pause stays out."""
+    from fakes import FakeIndex
+
+    from viewfinder.agent.evidence import wants_whole, whole_passages
+    from viewfinder.indexes.transcript import SpeechSegment
+    from viewfinder.tools.shots import Clip
+
+    index = FakeIndex(
+        clips=[Clip(0.0, 10.0, (1.0,)), Clip(10.0, 30.0, (11.0,))],
+        speech_segments=[
+            SpeechSegment(2.0, 9.5, "Earlier shot."),
+            SpeechSegment(10.5, 13.0, "Hold control and press S,"),
+            SpeechSegment(13.4, 16.0, "then type the file name."),
+            SpeechSegment(25.0, 27.0, "Much later."),
+        ],
+    )
+    assert wants_whole("What does the narrator say about saving?")
+    merged = whole_passages([Evidence(13.4, 16.0, "speech", "then type the file name.")], index)
+    assert [(e.start, e.end, e.text) for e in merged] == [
+        (10.5, 16.0, "Hold control and press S, then type the file name.")
+    ]
+
+
+def test_first_prefers_the_backed_option_over_a_mention_the_model_is_sure_of():
+    """Only "the harbour" is said with the question's words ("the first thing we filmed");
+    "the old market" is merely mentioned later. A model sure of the mention (0.98) is
+    averaged with the backed option, so the backing decides."""
+    lines = [
+        Evidence(0.0, 4.0, "speech", "The first thing we filmed was the harbour at sunrise."),
+        Evidence(18.0, 21.0, "speech", "After the harbour we went to the old market."),
+    ]
+    g = ground_choice("What was filmed first?", ["the old market", "the harbour", "the cathedral"],
+                      "ABC", {"A": 0.98, "B": 0.01, "C": 0.01}, lines)  # fmt: skip
+    assert g.choice == "B" and g.backed

@@ -18,7 +18,14 @@ from ..errors import ModelNotInstalledError
 from ..runtime import Models
 from ..text import LETTERS
 from .confidence import choice_signals, open_signals
-from .evidence import MODALITY_LABEL, attribute, fit_to_budget, prompt_lines, stamp
+from .evidence import (
+    MODALITY_LABEL,
+    attribute,
+    fit_to_budget,
+    prompt_lines,
+    stamp,
+    wants_whole,
+)
 from .grounding import GroundingOptions, abstains, ground_choice, ground_open
 
 NO_VLM_NOTE = (
@@ -32,6 +39,10 @@ UNSUPPORTED_OPEN_CONFIDENCE = 0.15
 PROMPT_RESERVE = 700
 # Progress stage of the answering model's call, counted in tokens read and written.
 MODEL_STAGE = "answer model"
+# Tokens an open answer may take: one short sentence; a list or a quote asked for in full
+# (evidence.wants_whole) gets room for every item of a screen or a spoken paragraph.
+OPEN_MAX_TOKENS = 60
+WHOLE_MAX_TOKENS = 200
 
 
 def answer_from_text(
@@ -104,6 +115,8 @@ def answer_from_text(
                 "probabilities": {k: round(v, 4) for k, v in probs.items()},
                 "support": grounded.support,
                 "grounded": {k: round(v, 4) for k, v in grounded.probabilities.items()},
+                "backed": grounded.backed,
+                "backing": [passage_key(e) for e in grounded.backing],
             }
         )
         return Answer(
@@ -124,11 +137,13 @@ def answer_from_text(
                 ),
             },
         )
-    user = prompts.render("answer", "open", sources=sources, evidence=lines, question=question)
+    whole = wants_whole(question)
+    template = "open_whole" if whole else "open"
+    user = prompts.render("answer", template, sources=sources, evidence=lines, question=question)
     gen = llm.generate(
         system,
         user,
-        max_tokens=60,
+        max_tokens=WHOLE_MAX_TOKENS if whole else OPEN_MAX_TOKENS,
         stop=["\n"],
         **model_progress(llm.generate, progress, MODEL_STAGE),
     )
@@ -148,6 +163,9 @@ def answer_from_text(
     support = attribute(shown, question, text)
     grounded = ground_open(question, text, shown)
     trace[-1]["support"] = grounded.support
+    backed = grounded.support > 0 and grounded.deciding is not None and not abstains(text)
+    trace[-1]["backed"] = backed
+    trace[-1]["backing"] = [passage_key(grounded.deciding)] if backed and grounded.deciding else []
     if abstains(text):
         text, support, confidence = NOT_FOUND, [], min(confidence, 0.2)
     elif grounded.support == 0.0:
@@ -219,8 +237,33 @@ def _fit(
     return kept
 
 
+def passage_key(e: Evidence) -> list[Any]:
+    """A passage as the trace records it: [start, modality, text] (what tells it apart)."""
+    return [round(e.start, 2), e.modality, e.text]
+
+
+# Options found verbatim in the passages beyond this count make the checks block misleading.
+MAX_VERBATIM_FOR_CHECKS = 1
+
+
 def _checks(option_matches: Sequence[Any], letters: str) -> list[dict[str, str]]:
-    """Prompt rows: each option's closest passage and how closely it matches."""
+    """Prompt rows: each option's closest passage and how closely it matches.
+
+    Shown only while at most one option occurs verbatim in the passages: the block helps pick
+    the one option the video spells out among near misses (a code misread by one letter), but
+    when several options are said or written ("room 12" then "room 31"), a list of "100%
+    match" rows says nothing about which one answers the question, and small models follow
+    the last row instead of the passages.
+    """
+    # A match scoring 1 holds the option's letters and digits exactly; the agent always shows
+    # each option's matched passage, so such an option is verbatim in the passages.
+    verbatim = sum(
+        1
+        for m in option_matches
+        if m.option < len(letters) and m.evidence is not None and m.score >= 1.0
+    )
+    if verbatim > MAX_VERBATIM_FOR_CHECKS:
+        return []
     rows = []
     for match in option_matches:
         if match.option >= len(letters):

@@ -4,10 +4,11 @@ deduplicated), and which lines back the final answer."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..answer import Evidence
 from ..text import stamp, words  # also imported from here by prompts and the agent modules
@@ -17,6 +18,25 @@ if TYPE_CHECKING:
     from .state import QAState
 
 MODALITY_LABEL = {"speech": "speech", "text": "screen text", "visual": "visual"}
+
+# Questions whose answer is a whole passage, not one line of it: a list asked for in full
+# ("which ... all", "list", "every"), what someone or something says or shows (quoted whole,
+# not its last sentence), or a comparison across a list ("which is the largest"), which needs
+# every item to compare. Indexes store a screen line by line and speech sentence by sentence,
+# so the best-matching line alone holds one item of the list or one sentence of the quote.
+_WHOLE = re.compile(
+    r"\b(list|lists|listed|all|every|enumerate)\b"
+    r"|\bwhat (does|did|do|is|was) .{0,40}?\b(say|says|said|read|reads|show|shows|written)\b"
+    r"|\b(largest|smallest|biggest|highest|lowest|cheapest|longest|shortest)\b",
+    re.IGNORECASE,
+)
+# Speech segments closer than this many seconds continue one passage (a sentence or a list
+# that Whisper split); screen lines must be on screen together.
+WHOLE_SPEECH_GAP = 1.5
+# A merged passage spans at most this many seconds: one statement or one screen, not a talk.
+WHOLE_MAX_SECONDS = 30.0
+# Screen lines of one passage are joined with this (they are separate lines on the screen).
+SCREEN_LINE_JOIN = " | "
 
 
 @dataclass(frozen=True)
@@ -156,3 +176,78 @@ def dedupe(items: list[Evidence]) -> list[Evidence]:
             seen.add(key)
             out.append(e)
     return out
+
+
+def wants_whole(question: str) -> bool:
+    """Whether ``question`` asks for a list in full or for what was said (see ``_WHOLE``)."""
+    return bool(_WHOLE.search(question))
+
+
+def whole_passages(items: Sequence[Evidence], index: Any) -> list[Evidence]:
+    """Each line grown into its whole passage, in the order given, without repeats.
+
+    A speech line takes its neighbours of the same shot closer than :data:`WHOLE_SPEECH_GAP`;
+    a screen line takes the lines of the same shot on screen with it, in reading order (top
+    to bottom, left to right). Passages are never cut to a length: a list is read in full.
+    ``index`` is an ``AgentIndex`` (its clips, speech segments and text spans).
+    """
+    out: list[Evidence] = []
+    for item in items:
+        out.append(_whole(item, index) if item.modality in ("speech", "text") else item)
+    return dedupe(out)
+
+
+def _shot(time: float, index: Any) -> tuple[float, float]:
+    for clip in index.clips:
+        if clip.start <= time < clip.end:
+            return clip.start, clip.end
+    return -math.inf, math.inf
+
+
+def _whole(item: Evidence, index: Any) -> Evidence:
+    lo, hi = _shot((item.start + item.end) / 2, index)
+    limit_lo = item.start - WHOLE_MAX_SECONDS
+    limit_hi = item.end + WHOLE_MAX_SECONDS
+    if item.modality == "speech":
+        pool = sorted(
+            (
+                s
+                for s in index.speech_segments
+                if lo <= (s.start + s.end) / 2 < hi and s.text.strip()
+            ),
+            key=lambda s: s.start,
+        )
+        # Grow from the line both ways while the next segment follows closely.
+        start, end = item.start, item.end
+        kept = [s for s in pool if s.start < end and s.end > start]
+        changed = True
+        while changed:
+            changed = False
+            for s in pool:
+                if s in kept or s.start < limit_lo or s.end > limit_hi:
+                    continue
+                if 0 <= s.start - end <= WHOLE_SPEECH_GAP or 0 <= start - s.end <= WHOLE_SPEECH_GAP:
+                    kept.append(s)
+                    start, end = min(start, s.start), max(end, s.end)
+                    changed = True
+        if not kept:
+            return item
+        kept.sort(key=lambda s: s.start)
+        text = " ".join(s.text.strip() for s in kept)
+        return Evidence(kept[0].start, kept[-1].end, "speech", text, item.score)
+    # Screen text: the lines of the same shot visible at the same time, in reading order.
+    together = [
+        s
+        for s in index.text_spans
+        if lo <= (s.start + s.end) / 2 < hi
+        and s.start < item.end
+        and s.end > item.start
+        and s.text.strip()
+    ]
+    if len(together) <= 1:
+        return item
+    together.sort(key=lambda s: (s.box[1], s.box[0]))
+    text = SCREEN_LINE_JOIN.join(s.text.strip() for s in together)
+    start = min(s.start for s in together)
+    end = max(s.end for s in together)
+    return Evidence(start, end, "text", text, item.score)

@@ -1,8 +1,8 @@
 """The agent as a LangGraph state graph; it reads as the diagram in docs/architecture.md.
 
-plan -> retrieve -> select_clips -> allocate -> answer --(confident or out of steps)--> END
-            ^                                     |
-            +-------------- reflect <--(unsure)---+
+plan (rules) -> retrieve -> select_clips -> allocate -> answer --(backed, confident, nothing
+                  ^                                        |       new, or out of steps)--> END
+                  +---- [replan (LLM, open questions)] <-- reflect <--(unsure, unbacked)--+
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from .context import AgentContext
-from .nodes import allocate_budget, answer, plan, reflect, retrieve, select_clips
+from .looks import next_look
+from .nodes import allocate_budget, answer, plan, reflect, replan, retrieve, select_clips
 from .state import QAState
 
 
 def should_look_again(state: QAState, runtime: Runtime[AgentContext]) -> Literal["reflect", "end"]:
-    """Router after ``answer``: look again while unsure and steps remain, else end.
+    """Router after ``answer``: look again only when it can help (agent/looks.py says when).
 
     Raises:
         ValueError: The answer node left no answer, or one without a usable confidence.
     """
-    options = runtime.context.options
     if state.answer is None:
         raise ValueError("answer node produced no answer")
     try:
@@ -33,10 +33,24 @@ def should_look_again(state: QAState, runtime: Runtime[AgentContext]) -> Literal
         raise ValueError(f"answer confidence {state.answer.confidence!r} is not a number") from e
     if math.isnan(confidence):
         raise ValueError("answer node produced a NaN confidence")
-    if not options.reflect or state.step + 1 >= options.max_steps:
-        return "end"
-    return "reflect" if confidence < options.confidence_threshold else "end"
+    return next_look(state, runtime.context.options)[0]
 
+
+def should_replan(state: QAState, runtime: Runtime[AgentContext]) -> Literal["replan", "retrieve"]:
+    """Router after ``reflect``: an open question gets an LLM plan once, on its first look again.
+
+    Multiple choice never does (its options already are the queries), nor does a run with
+    planning switched off, nor a plan the LLM already wrote.
+
+    Raises:
+        ValueError: Reflection ran before any plan was made.
+    """
+    if state.plan is None:
+        raise ValueError("reflect reached before plan: no sub-queries to widen")
+    options = runtime.context.options
+    if options.plan and not state.options and state.plan.source == "rules":
+        return "replan"
+    return "retrieve"
 
 
 def build_graph() -> Any:
@@ -48,11 +62,15 @@ def build_graph() -> Any:
     builder.add_node("allocate", allocate_budget)
     builder.add_node("answer", answer)
     builder.add_node("reflect", reflect)
+    builder.add_node("replan", replan)
     builder.add_edge(START, "plan")
     builder.add_edge("plan", "retrieve")
     builder.add_edge("retrieve", "select_clips")
     builder.add_edge("select_clips", "allocate")
     builder.add_edge("allocate", "answer")
     builder.add_conditional_edges("answer", should_look_again, {"reflect": "reflect", "end": END})
-    builder.add_edge("reflect", "retrieve")
+    builder.add_conditional_edges(
+        "reflect", should_replan, {"replan": "replan", "retrieve": "retrieve"}
+    )
+    builder.add_edge("replan", "retrieve")
     return builder.compile(name="viewfinder-agent")

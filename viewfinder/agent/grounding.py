@@ -69,6 +69,12 @@ class Grounded:
     deciding: Evidence | None
     # Why confidence is what it is, for the answer's notes.
     notes: tuple[str, ...]
+    # Whether the passages back the chosen answer: its own passage supports it, or (negated
+    # question) they back other options and not it. The agent stops looking when they do.
+    backed: bool = False
+    # The passages backing any option (those on the topic that hold an option's words): a
+    # later look that finds none beyond these has found nothing new.
+    backing: tuple[Evidence, ...] = ()
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -118,6 +124,26 @@ def option_support(
         if score > best:
             best, best_passage = score, passage
     return round(best, 4), best_passage
+
+
+def backing_passages(
+    question: str,
+    options: Sequence[str],
+    passages: Sequence[Evidence],
+    opts: GroundingOptions | None = None,
+) -> list[Evidence]:
+    """The passages that back some option (support >= ``min_support``): no model needed.
+
+    What :attr:`Grounded.backing` would hold for these passages, so a look again can tell
+    before calling the answering model whether it found anything the last look had not.
+    """
+    opts = opts or GroundingOptions()
+    found = []
+    for option in options:
+        score, passage = option_support(option, question, passages, opts)
+        if passage is not None and score >= opts.min_support:
+            found.append(passage)
+    return list(dict.fromkeys(found))
 
 
 _FIRST = re.compile(r"\b(first|earliest|initially|originally|at the (start|beginning))\b", re.I)
@@ -170,6 +196,20 @@ def ground_choice(
             "the ones it is not"
         )
     cue = order_cue(question)
+    model_pick = max(model_probabilities, key=model_probabilities.get)
+    model_probabilities = dict(model_probabilities)
+    if cue and not negated:
+        # "Which came first" is a question of time, which the passages' stamps answer and a
+        # small model reading a dozen lines does not: it tends to pick the option it read
+        # last (0.98 for "the old market" said after "the first thing we filmed was the
+        # harbour"). So among the options the passages mention at all, the model's
+        # probabilities are averaged (made equal): their support decides, and among backed
+        # ones the order bonus; options no passage mentions keep the model's probability.
+        mentioned = [k for k in letters if support[k] > 0]
+        if len(mentioned) > 1:
+            mean = sum(model_probabilities.get(k, 0.0) for k in mentioned) / len(mentioned)
+            for k in mentioned:
+                model_probabilities[k] = mean
     if cue and not negated and len(backed) > 1:
         timed = [k for k in backed if cited[k] is not None]
         pick = (min if cue == "first" else max)(timed, key=lambda k: cited[k].start)
@@ -189,7 +229,6 @@ def ground_choice(
     choice = max(probabilities, key=lambda k: (probabilities[k], weight[k]))
     chance = 1.0 / len(letters)
     confidence = probabilities[choice]
-    model_pick = max(model_probabilities, key=model_probabilities.get)
     best_weight = max(weight.values())
     tied = [k for k in letters if best_weight - weight[k] <= opts.tie_margin]
     if not passages:
@@ -228,7 +267,18 @@ def ground_choice(
                 f"the model's own first choice was ({model_pick}); the passages overruled it"
             )
     deciding = cited[choice] if support[choice] >= opts.min_support and not negated else None
-    return Grounded(probabilities, choice, float(confidence), support, deciding, tuple(notes))
+    is_backed = deciding is not None or (negated and choice not in backed)
+    backing = tuple(dict.fromkeys(cited[k] for k in backed if cited[k] is not None))
+    return Grounded(
+        probabilities,
+        choice,
+        float(confidence),
+        support,
+        deciding,
+        tuple(notes),
+        is_backed,
+        backing,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The agent's steps. Each takes the state and the runtime context and returns an update.
 
-plan -> retrieve -> select_clips -> allocate -> answer -> (reflect -> retrieve ...) -> end
+plan -> retrieve -> select_clips -> allocate -> answer -> (reflect [-> replan] -> retrieve ...)
 
 Only the nodes live here; their helpers sit by concern: ``plan.py`` (sub-queries),
 ``clips.py`` (key clips), ``zoom.py`` (zoom boxes and crops), ``evidence.py`` (which lines
@@ -10,6 +10,7 @@ the answering model reads), ``verify.py`` (option matching); their numbers are
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,9 @@ from ..indexes.fusion import MODALITIES, Hit, fuse
 from .budget import BudgetOptions, allocate
 from .clips import choose_clips, strong_match, with_neighbours
 from .context import AgentContext
-from .evidence import collect_evidence, dedupe, focus, words
+from .evidence import collect_evidence, dedupe, focus, wants_whole, whole_passages, words
+from .grounding import backing_passages
+from .looks import next_look
 from .plan import llm_plan, rule_plan
 from .state import Plan, QAState, jsonable
 from .verify import verify_options
@@ -54,18 +57,27 @@ def _timed(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[...,
 
 @_timed("plan")
 def plan(state: QAState, ctx: AgentContext) -> dict[str, Any]:
-    """Split the question into what may be said, written and seen."""
+    """Split the question into what may be said, written and seen, by rules (no model call).
+
+    The first look never asks the LLM to plan: on two cores its plan costs as much as the
+    answer (99-111 s of 244-349 s per question on the sample video, busy machine;
+    docs/results/latency.md), and the rules (the question, its content words, each option
+    with them) already find the passage most questions need. ``replan`` writes an LLM plan
+    when a first look was not enough.
+    """
     answer_type = "choice" if state.options else "open"
     if not ctx.options.plan:
         queries = {m: [state.question] for m in MODALITIES}
         result = Plan(queries, answer_type, "off")
-    elif state.options:
-        # The options already are the queries: an LLM plan costs as much as the answer to
-        # rephrase them (99-111 s of 244-349 s per question on the sample video, busy machine;
-        # docs/results/latency.md).
-        result = rule_plan(state.question, state.options)
     else:
-        result = llm_plan(state, ctx) or rule_plan(state.question, state.options)
+        result = rule_plan(state.question, state.options)
+    return {"plan": result, "trace": [{"plan": jsonable(result)}]}
+
+
+@_timed("replan")
+def replan(state: QAState, ctx: AgentContext) -> dict[str, Any]:
+    """Looking again at an open question: sub-queries rephrased by the text LLM."""
+    result = llm_plan(state, ctx) or state.plan or rule_plan(state.question, state.options)
     return {"plan": result, "trace": [{"plan": jsonable(result)}]}
 
 
@@ -154,7 +166,9 @@ def select_clips(state: QAState, ctx: AgentContext) -> dict[str, Any]:
 @_timed("allocate")
 def allocate_budget(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     """Turn the visual-token budget into frames x resolution per clip, plus zoom crops."""
-    zoom = zoom_targets(state, ctx) if ctx.options.zoom else []
+    # Zoom crops are read by OCR at full resolution, seconds per crop on two cores: only a
+    # look again pays for them, after the indexed screen text was not enough.
+    zoom = zoom_targets(state, ctx) if ctx.options.zoom and state.step > 0 else []
     allocation = allocate(
         state.clips,
         ctx.settings.budget,
@@ -170,7 +184,7 @@ def allocate_budget(state: QAState, ctx: AgentContext) -> dict[str, Any]:
 @_timed("answer")
 def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     """Collect the key clips' evidence, read zoom crops, and ask the answering model."""
-    from .answering import answer_from_text
+    from .answering import answer_from_text, passage_key
 
     zoomed = read_crops(state, ctx)
     matched = [m.evidence for m in state.option_matches if m.evidence is not None]
@@ -178,12 +192,34 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     evidence = focus(candidates, state, ctx.options.max_evidence_lines * state.reach)
     # The options' closest passages are always shown, whatever else is chosen.
     evidence = dedupe([*matched, *evidence])
+    if wants_whole(state.question):
+        # A list or a quote asked for in full: each line grown into its whole screen / spoken
+        # passage, so no item or sentence is missing (evidence.wants_whole).
+        evidence = whole_passages(evidence, ctx.index)
+    vlm = ctx.models.get("vlm")
+    seen = {tuple(k) for k in state.backing}
+    if state.step > 0 and state.options and state.answer is not None and vlm is None:
+        # A multiple-choice answer from text changes only if this wider look brought a passage
+        # backing some option that the earlier looks had not: that is checked here without
+        # the model (grounding needs none), and when there is none the model call, the most
+        # expensive part of a look, is skipped and the earlier answer stands.
+        fresh = backing_passages(state.question, state.options, evidence)
+        if not any(tuple(passage_key(e)) not in seen for e in fresh):
+            why = "this look found no backing passage the earlier looks had not: no model call"
+            entry = {
+                "evidence_lines": len(evidence),
+                "zoom_lines": len(zoomed),
+                "model_call": False,
+                "new_backing": 0,
+                "next": "end",
+                "why": why,
+            }
+            return {"found_new": False, "trace": [entry]}
     notes: list[str] = []
     trace: list[dict[str, Any]] = []
     skipped = {m: why for m, why in ctx.index.available.items() if why != "ok"}
     for modality, why in skipped.items():
         notes.append(f"{modality} index unavailable: {why}")
-    vlm = ctx.models.get("vlm")
     if vlm is not None and state.allocation is not None and state.allocation.frames:
         result = _answer_with_vlm(vlm, state, ctx, evidence, notes, trace)
     else:
@@ -199,21 +235,38 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             progress=ctx.progress,
         )
     result.notes = notes
-    best = (
-        state.answer
-        if (state.answer is not None and state.answer.confidence > result.confidence)
-        else result
-    )
     entry = trace[-1] if trace else {}
+    backed = bool(entry.get("backed", False))
+    new_backing = [k for k in entry.get("backing", []) if tuple(k) not in seen]
+    # A backed answer beats an unbacked one whatever their confidences (answers follow the
+    # evidence); between two alike, the more confident is kept.
+    keep_old = state.answer is not None and (state.answer_backed, state.answer.confidence) > (
+        backed,
+        result.confidence,
+    )
+    best, best_backed = (state.answer, state.answer_backed) if keep_old else (result, backed)
+    update: dict[str, Any] = {
+        "answer": best,
+        "answer_backed": best_backed,
+        "evidence": evidence,
+        "backing": [*state.backing, *new_backing],
+        "found_new": bool(new_backing),
+    }
+    assert best is not None
+    go, why = next_look(dataclasses.replace(state, **update), ctx.options)
     entry.update(
         {
             "evidence_lines": len(evidence),
             "zoom_lines": len(zoomed),
             "answer": result.text,
             "confidence": round(result.confidence, 4),
+            "new_backing": len(new_backing),
+            "next": go,
+            "why": why,
         }
     )
-    return {"answer": best, "evidence": evidence, "trace": [entry]}
+    update["trace"] = [entry]
+    return update
 
 
 def _answer_with_vlm(
@@ -259,8 +312,7 @@ def reflect(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         "extra_queries": new_queries,
         "trace": [
             {
-                "why": f"confidence {state.answer.confidence if state.answer else 0:.2f}"
-                f" < {ctx.options.confidence_threshold}",
+                "why": next_look(state, ctx.options)[1] if state.answer else "no answer yet",
                 "extra_queries": new_queries,
             }
         ],

@@ -18,6 +18,7 @@ from ..answer import Answer, Evidence
 from ..runtime import Models
 from ..settings import Settings
 from .answering import answer_from_text
+from .evidence import wants_whole, whole_passages
 
 Progress = Callable[[str, float, float], None]
 STAGE = "retrieve"
@@ -74,6 +75,10 @@ def answer_retrieve(
     hits = index.search(query, k=opts.passages, modalities=("speech", "text"))
     evidence = [Evidence(h.start, h.end, h.modality, h.text.strip(), h.score) for h in hits]
     evidence = [e for e in evidence if e.text]
+    if wants_whole(question):
+        # A list or a quote asked for in full: whole screens and spoken passages, as the
+        # agent shows them (evidence.wants_whole), so the answer can name every item.
+        evidence = whole_passages(evidence, index)
     vlm = models.get("vlm")
     frame_times: list[float] = []
     if vlm is not None and "visual" not in skipped:

@@ -100,6 +100,12 @@ class QAState:
     zoom_depth: int = 1
     evidence: list[Evidence] = field(default_factory=list)
     answer: Answer | None = None
+    # Whether a passage backs ``answer`` (agent/grounding.py): then looking again cannot help.
+    answer_backed: bool = False
+    # Every passage that backed some option or answer so far, as [start, modality, text].
+    backing: list[list[Any]] = field(default_factory=list)
+    # Whether the last look found a backing passage no earlier look had (the first look: True).
+    found_new: bool = True
     trace: Annotated[list[dict[str, Any]], operator.add] = field(default_factory=list)
 
 

@@ -82,7 +82,9 @@ def read_trace(answer: Answer, duration: float | None = None) -> TraceView:
     queries: dict[str, list[str]] = {}
     for entry in answer.trace:
         planned = (
-            (entry.get("plan") or {}).get("queries", {}) if entry.get("node") == "plan" else {}
+            (entry.get("plan") or {}).get("queries", {})
+            if entry.get("node") in ("plan", "replan")
+            else {}
         )
         for modality, qs in planned.items():
             queries.setdefault(modality, []).extend(qs)
@@ -214,7 +216,9 @@ def _last(trace: Sequence[dict[str, Any]], node: str, key: str) -> dict[str, Any
 def recorded_question(answer: Answer) -> str:
     for entry in answer.trace:
         queries = (
-            (entry.get("plan") or {}).get("queries", {}) if entry.get("node") == "plan" else {}
+            (entry.get("plan") or {}).get("queries", {})
+            if entry.get("node") in ("plan", "replan")
+            else {}
         )
         for qs in queries.values():
             if qs:
