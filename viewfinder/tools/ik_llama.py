@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,7 +41,7 @@ _GGML_LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctype
 _GGML_LOG_LEVEL_ERROR = 4
 
 
-def cpu_supported() -> bool:
+def cpu_supported(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU runs the wheel's code (Linux x86-64 with AVX2, FMA and F16C).
 
     Elsewhere there is no wheel: a package built from source targets its own machine.
@@ -49,7 +49,7 @@ def cpu_supported() -> bool:
     if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
         return True
     try:
-        with open("/proc/cpuinfo") as f:
+        with cpuinfo.open() as f:
             flags = next(line.split(":", 1)[1].split() for line in f if line.startswith("flags"))
     except (OSError, StopIteration):
         return False
@@ -189,6 +189,9 @@ class IkLlamaLLM(TextLLM):
     """GGUF models on ik_llama.cpp (the ``ik-llama-cpp-python`` wheel): no compiler needed."""
 
     BACKEND_NAME = "ik_llama"
+    # Off, as in llama-cpp-python: both backends then compute attention the same way
+    # (tests/test_llm_backend.py measures how close their probabilities are).
+    FLASH_ATTN: ClassVar[bool] = False
 
     def __init__(
         self, model_path: Path, options: LLMOptions | None = None, name: str | None = None
@@ -220,9 +223,7 @@ class IkLlamaLLM(TextLLM):
         params.n_ubatch = min(opts.n_batch, 512)  # llama-cpp-python's default
         params.n_threads = params.n_threads_batch = opts.threads
         params.logits_all = False
-        # Off, as in llama-cpp-python: the two backends then compute attention the same way
-        # (tests/test_llm_backend.py measures how close their probabilities are).
-        params.flash_attn = False
+        params.flash_attn = self.FLASH_ATTN
         ctx = c.llama_init_from_model(model, params)
         if not ctx:
             c.llama_free_model(model)
