@@ -505,6 +505,11 @@ class LlamaCppLLM(TextLLM):
     def _is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._llm._model.vocab, token))
 
+    @property
+    def cached_tokens(self) -> list[int]:
+        """The tokens the KV cache holds (what the next prompt can reuse)."""
+        return list(self._llm.input_ids[: self._llm.n_tokens])
+
     def _prepare_call(self) -> None:
         if not self.options.adapt_threads:
             return
