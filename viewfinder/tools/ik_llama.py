@@ -16,6 +16,7 @@ the KV cache is trimmed with ``llama_kv_cache_seq_rm``. Everything else follows
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -254,6 +255,12 @@ class IkLlamaLLM(TextLLM):
         c.llama_free_model(self._model)
         self._batch = self._ctx = self._model = None
         self._cached = []
+
+    def __del__(self) -> None:
+        # Free the C model and context with the object, as llama_cpp.Llama does (otherwise a
+        # dropped instance keeps ~1 GB); at interpreter exit the library may be gone already.
+        with contextlib.suppress(Exception):
+            self._unload()
 
     def _meta(self, key: str) -> str | None:
         size = 4096
