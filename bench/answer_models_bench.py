@@ -2,7 +2,7 @@
 
 Usage: python bench/answer_models_bench.py --devset /tmp/s6/dev0 --out /tmp/s6/answer_models
        [--models qwen2.5-1.5b qwen2.5-0.5b smollm2-135m PATH.gguf] [--threads 2] [--busy]
-       [--report docs/results/answer_models.md]
+       [--backends ik_llama llama.cpp] [--report docs/results/answer_models.md]
 
 1. The evidence is captured once: for every dev-set question (``--devset`` holds the
    ``annotations.jsonl`` and the videos that ``bench/devset_bench.py`` built, their indexes
@@ -18,7 +18,9 @@ Usage: python bench/answer_models_bench.py --devset /tmp/s6/dev0 --out /tmp/s6/a
    per question, prompt and generation tokens per wall second and per CPU-second, load time,
    peak RAM, and whether the GGUF carries its own chat template.
 
-GGUF models on the llama.cpp backend only (the cost figures read llama.cpp's KV cache).
+GGUF models on the ik_llama or llama.cpp backend (the cost figures read the KV cache);
+``--backends`` runs every model on each backend named (each pair in its own process), so the
+backends are compared on the same evidence.
 ``--busy`` runs one CPU-bound competing process for the whole run (the "another program
 shares the cores" case). Results depend on machine load: the load average is reported.
 """
@@ -103,7 +105,7 @@ class _Recorder:
     def _cached(self, system: str, user: str, prefix: str) -> tuple[int, int]:
         """Prompt tokens, and how many of them llama.cpp's KV cache already holds."""
         tokens = self.llm._encode_prompt(self.llm._chat_text(system, user) + prefix)
-        held = list(self.llm._llm.input_ids[: self.llm._llm.n_tokens])
+        held = self.llm.cached_tokens
         same = 0
         while same < min(len(held), len(tokens)) and held[same] == tokens[same]:
             same += 1
@@ -151,8 +153,10 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def run_one(model: str, evidence_file: Path, threads: int, out: Path) -> None:
-    """Answer every question with ``model`` (in this process) and write OUT as JSON."""
+def run_one(
+    model: str, evidence_file: Path, threads: int, out: Path, backend: str | None = None
+) -> None:
+    """Answer every question with ``model`` on ``backend`` (in this process), write OUT."""
     from viewfinder.agent.answering import answer_from_text
     from viewfinder.models import sha256_file
     from viewfinder.runtime import Models
@@ -163,12 +167,16 @@ def run_one(model: str, evidence_file: Path, threads: int, out: Path) -> None:
     base_rss = _rss_mb()
     started = time.perf_counter()
     # A fixed thread count (no adapting to the load) so every model gets the same cores.
-    llm = load_llm(model, LLMOptions(threads=threads, adapt_threads=False)).load()
+    llm = load_llm(model, LLMOptions(threads=threads, adapt_threads=False), backend=backend)
+    llm.load()
     load_seconds = time.perf_counter() - started
     path = Path(llm.model_path)
     # Private, but this is what the model reads: check the chat template really applies.
     chat = llm._chat_text("SYSTEM-TEXT", "USER-TEXT")
-    template = llm._llm.metadata.get("tokenizer.chat_template")
+    if hasattr(llm, "_meta"):  # ik_llama
+        template = llm._meta("tokenizer.chat_template")
+    else:
+        template = llm._llm.metadata.get("tokenizer.chat_template")
     recorder = _Recorder(llm)
     models = Models(Settings.from_env())
     models.use("llm", recorder)
@@ -205,6 +213,7 @@ def run_one(model: str, evidence_file: Path, threads: int, out: Path) -> None:
         answers.append(rec)
     result = {
         "model": model,
+        "backend": llm.BACKEND_NAME,
         "file": path.name,
         "size_mb": round(path.stat().st_size / 2**20),
         "sha256": sha256_file(path),
@@ -272,11 +281,11 @@ def table(results: list[dict[str, Any]]) -> str:
     add("load s", lambda r, a: f"{r['load_seconds']:.1f}")
     add("RSS after run (MB)", lambda r, a: str(r["rss_mb"]))
     add("load average (1 min) at end", lambda r, a: f"{r['load_average'][0]:.1f}")
-    head = "| | " + " | ".join(_slug(r["model"]) for r in results) + " |"
+    head = "| | " + " | ".join(_label(r) for r in results) + " |"
     lines = [head, "|---|" + "---|" * len(results)]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
     lines += ["", "Per question (final answer; * = right):", ""]
-    lines.append("| id | type | " + " | ".join(_slug(r["model"]) for r in results) + " |")
+    lines.append("| id | type | " + " | ".join(_label(r) for r in results) + " |")
     lines.append("|---|---|" + "---|" * len(results))
     for i, first in enumerate(results[0]["answers"]):
         cells = []
@@ -296,6 +305,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="names or GGUF paths")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--backends", nargs="+", default=[None], help="LLM backends (default: the preferred one)"
+    )
+    p.add_argument("--backend", help=argparse.SUPPRESS)  # worker: its backend
     p.add_argument("--busy", action="store_true", help="run one competing CPU-bound process")
     p.add_argument("--report", type=Path, default=None, help="also write the table here")
     p.add_argument("--one", help=argparse.SUPPRESS)  # worker: one model, in its own process
@@ -303,7 +316,8 @@ def main() -> None:
     evidence = args.out / "evidence.jsonl"
     tag = f"{'busy' if args.busy else 'idle'}_t{args.threads}"
     if args.one:
-        run_one(args.one, evidence, args.threads, args.out / f"{_slug(args.one)}_{tag}.json")
+        target = args.out / f"{_slug(args.one, args.backend)}_{tag}.json"
+        run_one(args.one, evidence, args.threads, target, args.backend)
         return
     if not evidence.exists() and args.devset is None:
         p.error("--devset is needed once, to capture the evidence")
@@ -314,17 +328,18 @@ def main() -> None:
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     results = []
     try:
-        for model in args.models:
-            target = args.out / f"{_slug(model)}_{tag}.json"
+        for model, backend in [(m, b) for m in args.models for b in args.backends]:
+            target = args.out / f"{_slug(model, backend)}_{tag}.json"
             if not target.exists():  # a stopped run resumes with the models not yet done
                 cmd = [sys.executable, __file__, "--out", str(args.out), "--one", model,
                        "--threads", str(args.threads)] + (["--busy"] if args.busy else [])  # fmt: skip
+                cmd += ["--backend", backend] if backend else []
                 done = subprocess.run(cmd, check=False)
                 if done.returncode != 0:
                     print(f"{model}: failed (exit {done.returncode}), skipped", file=sys.stderr)
                     continue
             results.append(json.loads(target.read_text()))
-            print(f"{model}: done", flush=True)
+            print(f"{model} ({backend or 'preferred backend'}): done", flush=True)
     finally:
         if busy is not None:
             busy.kill()
@@ -335,8 +350,13 @@ def main() -> None:
         args.report.write_text(text + "\n")
 
 
-def _slug(model: str) -> str:
-    return Path(model).stem if model.endswith(".gguf") else model.replace("/", "_")
+def _slug(model: str, backend: str | None = None) -> str:
+    name = Path(model).stem if model.endswith(".gguf") else model.replace("/", "_")
+    return f"{name}@{backend}" if backend else name
+
+
+def _label(result: dict[str, Any]) -> str:
+    return f"{_slug(result['model'])} ({result.get('backend', 'llama.cpp')})"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ HEAVY = [
     "faster_whisper",
     "ctranslate2",
     "llama_cpp",
+    "ik_llama_cpp",
     "rapidocr_onnxruntime",
     "easyocr",
     "open_clip",

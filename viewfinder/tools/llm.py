@@ -17,10 +17,10 @@ chat template and returns the logits of the next token, reusing the cached prefi
 cache) when a prompt extends or shares the start of the previous one. Weights load lazily on
 first use; ``runtime.Models`` keeps the one instance a process shares.
 
-One module on purpose (~700 lines): the two backends are small next to
-``TextLLM``'s shared scoring and prompt-caching logic, and they read the module-level knobs
-(``PROGRESS_CHUNK``, ``AVAILABLE_BACKENDS``, ``ALL_BACKENDS``) that tests and the bench use;
-splitting them out would need a third module only for the base class.
+The llama.cpp and transformers backends live here, next to ``TextLLM``'s shared scoring
+and prompt-caching logic and the module-level knobs (``PROGRESS_CHUNK``,
+``AVAILABLE_BACKENDS``, ``ALL_BACKENDS``) that tests and the bench use. The ik_llama.cpp
+backend, a ctypes binding of its own, is in ``ik_llama.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -505,6 +505,11 @@ class LlamaCppLLM(TextLLM):
     def _is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._llm._model.vocab, token))
 
+    @property
+    def cached_tokens(self) -> list[int]:
+        """The tokens the KV cache holds (what the next prompt can reuse)."""
+        return list(self._llm.input_ids[: self._llm.n_tokens])
+
     def _prepare_call(self) -> None:
         if not self.options.adapt_threads:
             return
@@ -640,18 +645,54 @@ def _if_importable(backend: type[TextLLM], *modules: str) -> type[TextLLM] | Non
     return backend if all(importlib.util.find_spec(m) for m in modules) else None
 
 
-# Preference order: llama.cpp first (5-30x faster on CPU).
-AVAILABLE_BACKENDS: dict[str, type[TextLLM]] = {
-    b.BACKEND_NAME: b
-    for b in filter(
-        None,
-        [
-            _if_importable(LlamaCppLLM, "llama_cpp"),
-            _if_importable(TransformersLLM, "transformers", "gguf", "torch"),
-        ],
-    )
-}
-ALL_BACKENDS: dict[str, type[TextLLM]] = {b.BACKEND_NAME: b for b in (LlamaCppLLM, TransformersLLM)}
+def _ik_llama(installed: bool) -> type[TextLLM] | None:
+    # Imported here, not at the top: ik_llama.py subclasses TextLLM from this module.
+    from .ik_llama import IkLlamaLLM, cpu_supported
+
+    if not installed:
+        return IkLlamaLLM
+    return _if_importable(IkLlamaLLM, "ik_llama_cpp") if cpu_supported() else None
+
+
+class _Backends(Mapping[str, type[TextLLM]]):
+    """Backends in preference order, listed on first use (ik_llama.py imports this module)."""
+
+    def __init__(self, installed: bool) -> None:
+        self._installed = installed
+        self._found: dict[str, type[TextLLM]] | None = None
+
+    def _backends(self) -> dict[str, type[TextLLM]]:
+        if self._found is None:
+            candidates: list[type[TextLLM] | None] = [
+                _ik_llama(self._installed),
+                LlamaCppLLM,
+                TransformersLLM,
+            ]
+            if self._installed:
+                candidates[1:] = [
+                    _if_importable(LlamaCppLLM, "llama_cpp"),
+                    _if_importable(TransformersLLM, "transformers", "gguf", "torch"),
+                ]
+            self._found = {b.BACKEND_NAME: b for b in filter(None, candidates)}
+        return self._found
+
+    def __getitem__(self, name: str) -> type[TextLLM]:
+        return self._backends()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._backends())
+
+    def __len__(self) -> int:
+        return len(self._backends())
+
+    def __repr__(self) -> str:
+        return f"{list(self._backends())}"
+
+
+# Preference order: ik_llama.cpp (prebuilt wheel, the fastest per CPU-second), llama.cpp
+# (llama-cpp-python, compiled at install), transformers (5-30x slower on CPU).
+AVAILABLE_BACKENDS: Mapping[str, type[TextLLM]] = _Backends(installed=True)
+ALL_BACKENDS: Mapping[str, type[TextLLM]] = _Backends(installed=False)
 
 
 def load_llm(
@@ -669,7 +710,7 @@ def load_llm(
         name: Registry name (see ``viewfinder models``) or a local GGUF path.
         options: Loading and decoding options.
         cache_dir: Cache root for assembled weights (default: the viewfinder cache).
-        backend: "llama.cpp" or "transformers"; None = the fastest installed.
+        backend: "ik_llama", "llama.cpp" or "transformers"; None = the fastest installed.
 
     Raises:
         UnknownModelError: ``name`` is not registered (the message lists valid names).
@@ -694,11 +735,11 @@ def _pick_backend(backend: str | None) -> type[TextLLM]:
             )
         return ALL_BACKENDS[backend]
     if not AVAILABLE_BACKENDS:
-        raise MissingDependencyError("llama-cpp-python", "llm", "The text LLM")
+        raise MissingDependencyError("ik-llama-cpp-python", "llm", "The text LLM")
     choice = next(iter(AVAILABLE_BACKENDS.values()))
-    if choice is not LlamaCppLLM:
+    if choice is TransformersLLM:
         logger.warning(
-            "llama-cpp-python is not installed; using the much slower transformers "
-            "backend. Install it with: pip install 'viewfinder[llm]'"
+            "Neither ik-llama-cpp-python nor llama-cpp-python is installed; using the much "
+            "slower transformers backend. Install one with: pip install 'viewfinder[llm]'"
         )
     return choice
