@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="devset_bench.py's --out")
     parser.add_argument("--strategy", nargs="+", default=["agent", "retrieve", "uniform"])
-    parser.add_argument("--l2", type=float, default=1.0, help="ridge penalty on the weights")
+    parser.add_argument("--l2", type=float, default=10.0, help="ridge penalty on the weights")
     parser.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name}")
     args = parser.parse_args()
 

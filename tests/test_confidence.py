@@ -103,8 +103,21 @@ def test_the_shipped_calibrator_trusts_backed_answers_more_than_guesses():
     """The fitted file in the package: an option the passages back, which the model also
     picks, is more probable than the same pick with nothing found at all."""
     calibrator = default_calibrator()
-    if calibrator is None:
-        pytest.skip("no calibration.json fitted yet (bench/fit_calibration.py --write)")
+    assert calibrator is not None, "viewfinder/agent/calibration.json ships with the package"
     backed = choice_signals(0.8, {"A": 0.8, "B": 0.2}, "A", {"A": 1.0, "B": 0.0}, 6, 0.5)
     guess = choice_signals(0.3, {"A": 0.3, "B": 0.25}, "A", {"A": 0.0, "B": 0.0}, 0, 0.5)
     assert 0.0 < calibrator.probability(guess) < calibrator.probability(backed) < 1.0
+
+
+def test_a_choice_nothing_backs_stays_near_chance_whatever_the_fit():
+    """A calibrator that would lift every answer cannot lift a 3-way guess the passages do
+    not back above the rule's near-chance value."""
+    lifting = Calibrator(tuple(0.0 for _ in FEATURES), 3.0, "lifts everything")
+    guess = choice_signals(
+        0.38, {"A": 0.4, "B": 0.3, "C": 0.3}, "A", {"A": 0, "B": 0, "C": 0}, 5, 0.5
+    )
+    backed = choice_signals(
+        0.38, {"A": 0.4, "B": 0.3, "C": 0.3}, "A", {"A": 1, "B": 0, "C": 0}, 5, 0.5
+    )
+    assert lifting.probability(guess) == pytest.approx(0.38)
+    assert lifting.probability(backed) > 0.9
