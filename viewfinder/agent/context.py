@@ -45,6 +45,11 @@ class AgentOptions:
     max_clip_seconds: float = 20.0
     # Evidence lines shown to the answering model on the first look (more on later looks).
     max_evidence_lines: int = 12
+    # The best single speech / screen-text hits of the search, shown whatever clips are
+    # chosen: a look never reads less than one pass of retrieval would. On the dev set the
+    # agent lost to the retrieve strategy where its clips missed a line the search ranked high
+    # (the web address at the end, the manual's URL).
+    direct_passages: int = 8
     # Hits asked of each index per sub-query on the first look (times reach on later looks):
     # enough candidates for fusion to agree on, few enough to keep search fast.
     hits_per_query: int = 6

@@ -18,7 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ..answer import Answer, Evidence
-from ..indexes.fusion import MODALITIES, Hit, fuse
+from ..indexes.fusion import MODALITIES, Hit, fuse, rrf_scores
 from .budget import BudgetOptions, allocate
 from .clips import choose_clips, strong_match, with_neighbours
 from .context import AgentContext
@@ -105,6 +105,7 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
             counts[modality] = counts.get(modality, 0) + len(hits)
             if hits:
                 lists.append(hits)
+    direct = _direct_passages(lists, ctx.options.direct_passages * state.reach)
     matches = state.option_matches or verify_options(state, ctx)
     for match in matches:
         if match.evidence is not None:
@@ -119,7 +120,29 @@ def retrieve(state: QAState, ctx: AgentContext) -> dict[str, Any]:
         entry["option_matches"] = [
             [m.score, round(m.evidence.start, 1) if m.evidence else None] for m in matches
         ]
-    return {"spans": spans, "option_matches": matches, "trace": [entry]}
+    entry["direct"] = len(direct)
+    return {"spans": spans, "option_matches": matches, "direct": direct, "trace": [entry]}
+
+
+def _direct_passages(lists: list[list[Hit]], limit: int) -> list[Evidence]:
+    """The ``limit`` best speech / screen-text hits over all sub-queries, by fused rank."""
+    scored = [(h, s) for h, s in rrf_scores(lists) if h.modality in ("speech", "text")]
+    total: dict[tuple[str, float, str], float] = {}
+    first: dict[tuple[str, float, str], Hit] = {}
+    for hit, score in scored:
+        key = (hit.modality, hit.start, hit.text)
+        total[key] = total.get(key, 0.0) + score
+        first.setdefault(key, hit)
+    best = sorted(total, key=lambda k: (-total[k], k[1]))
+    hits = [first[k] for k in best if first[k].text.strip()]
+    return dedupe(
+        [
+            Evidence(
+                h.start, h.end, h.modality, h.text.strip(), total[(h.modality, h.start, h.text)]
+            )
+            for h in hits
+        ]
+    )[:limit]
 
 
 # --------------------------------------------------------------------------- select clips
@@ -190,8 +213,9 @@ def answer(state: QAState, ctx: AgentContext) -> dict[str, Any]:
     matched = [m.evidence for m in state.option_matches if m.evidence is not None]
     candidates = dedupe([*zoomed, *collect_evidence(state, ctx)])
     evidence = focus(candidates, state, ctx.options.max_evidence_lines * state.reach)
-    # The options' closest passages are always shown, whatever else is chosen.
-    evidence = dedupe([*matched, *evidence])
+    # The options' closest passages and the search's best hits are always shown, whatever
+    # else is chosen.
+    evidence = dedupe([*matched, *state.direct, *evidence])
     if wants_whole(state.question):
         # A list or a quote asked for in full: each line grown into its whole screen / spoken
         # passage, so no item or sentence is missing (evidence.wants_whole).

@@ -99,6 +99,8 @@ class QAState:
     # Zoom depth: 0 = none, 1 = text boxes, 2 = tighter crops on more regions.
     zoom_depth: int = 1
     evidence: list[Evidence] = field(default_factory=list)
+    # The search's best single speech / screen-text hits (AgentOptions.direct_passages).
+    direct: list[Evidence] = field(default_factory=list)
     answer: Answer | None = None
     # Whether a passage backs ``answer`` (agent/grounding.py): then looking again cannot help.
     answer_backed: bool = False
