@@ -283,3 +283,19 @@ def test_first_prefers_the_backed_option_over_a_mention_the_model_is_sure_of():
     g = ground_choice("What was filmed first?", ["the old market", "the harbour", "the cathedral"],
                       "ABC", {"A": 0.98, "B": 0.01, "C": 0.01}, lines)  # fmt: skip
     assert g.choice == "B" and g.backed
+
+
+def test_a_code_ocr_ran_into_its_label_backs_the_right_permutation():
+    """OCR reads the slide "PASSCODE 7319" as one word: "code" inside it keeps the line on
+    the question's topic, so 7319 is backed and the permutations 3719 / 7391 are not, even
+    when the model prefers 3719."""
+    lines = [
+        Evidence(28.3, 31.0, "speech", "The locker code is on the screen now."),
+        Evidence(29.1, 36.1, "text", "PASSCODE7319"),
+    ]
+    options = ["7319", "7391", "1937", "3719"]
+    llm = StubbornLLM({"A": 0.2, "B": 0.2, "C": 0.1, "D": 0.5})
+    ans, notes = _answer(llm, "What is the code for the locker?", options, lines)
+    assert ans.text == "7319"
+    assert ans.evidence[0].text == "PASSCODE7319"
+    assert any("backed by the text at [00:29-00:36]" in n for n in notes)

@@ -119,6 +119,14 @@ def option_support(
         if match == 0.0:
             continue
         shared = len(question_stems & _stems(words(passage.text)))
+        # OCR runs words together ("PASSCODE7319"): a question word of 4+ letters inside the
+        # squashed line is on topic too (as ground_open counts answer words).
+        squashed = compact(passage.text)
+        shared += sum(
+            1
+            for w in question_stems - _stems(words(passage.text))
+            if len(w) >= 4 and w in squashed
+        )
         topic = min(1.0, shared / max(1, min(len(question_words), opts.topic_words)))
         score = match * (0.4 + 0.6 * topic)
         if score > best:
