@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from viewfinder.agent.confidence import CALIBRATION_FILE, Calibrator, fit_logistic
+from viewfinder.agent.confidence import CALIBRATION_FILE, FEATURES, Calibrator, fit_logistic
 from viewfinder.eval.calibration import confidently_wrong, expected_calibration_error, reliability
 from viewfinder.eval.devset import QUESTIONS
 
@@ -56,9 +56,9 @@ def with_confidence(rows: Iterable[dict[str, Any]], calibrator: Calibrator | Non
     return out
 
 
-def fit(rows: list[dict[str, Any]], l2: float, fitted_on: str) -> Calibrator:
-    weights, bias = fit_logistic(rows, l2=l2)
-    return Calibrator(weights, bias, fitted_on)
+def fit(rows: list[dict[str, Any]], l2: float, fitted_on: str, used: tuple[str, ...]) -> Calibrator:
+    weights, bias = fit_logistic(rows, l2=l2, used=used)
+    return Calibrator(weights, bias, fitted_on, used)
 
 
 def figures(rows: list[dict[str, Any]]) -> str:
@@ -77,7 +77,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def leave_one_video_out(rows: list[dict[str, Any]], l2: float) -> list[dict[str, Any]]:
+def leave_one_video_out(
+    rows: list[dict[str, Any]], l2: float, used: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """Each row's calibrated confidence from a calibrator fitted without its video."""
     out = []
     for video in sorted({r["video"] for r in rows}):
@@ -85,7 +87,7 @@ def leave_one_video_out(rows: list[dict[str, Any]], l2: float) -> list[dict[str,
         held = [r for r in rows if r["video"] == video]
         if len({bool(r["correct"]) for r in rest}) < 2:
             continue
-        calibrator = fit(rest, l2, f"all but {video}")
+        calibrator = fit(rest, l2, f"all but {video}", used)
         for r in held:
             out.append({**r, "calibrated": calibrator.probability(r["signals"])})
     return out
@@ -95,7 +97,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="devset_bench.py's --out")
     parser.add_argument("--strategy", nargs="+", default=["agent", "retrieve", "uniform"])
-    parser.add_argument("--l2", type=float, default=10.0, help="ridge penalty on the weights")
+    parser.add_argument("--l2", type=float, default=1.0, help="ridge penalty on the weights")
+    parser.add_argument(
+        "--features",
+        nargs="+",
+        default=["raw_logit"],
+        choices=FEATURES,
+        help="signals the calibrator reads (default: the rule's confidence only, Platt scaling)",
+    )
     parser.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name}")
     args = parser.parse_args()
 
@@ -108,12 +117,13 @@ def main() -> None:
     ).stdout.strip()
     fitted_on = (
         f"dev set fit split ({len(fit_rows)} answers of {', '.join(args.strategy)}; "
-        f"l2 {args.l2}; commit {commit or 'unknown'})"
+        f"features {', '.join(args.features)}; l2 {args.l2}; commit {commit or 'unknown'})"
     )
-    calibrator = fit(fit_rows, args.l2, fitted_on)
+    used = tuple(args.features)
+    calibrator = fit(fit_rows, args.l2, fitted_on, used)
     print(f"fitted on {fitted_on}")
     print(f"  {'bias':>13} {calibrator.bias:+.3f}")
-    for name, w in zip(calibrator.as_dict()["features"], calibrator.weights, strict=True):
+    for name, w in zip(calibrator.used, calibrator.weights, strict=True):
         print(f"  {name:>13} {w:+.3f}")
     print()
     print("Test split (videos the fit never saw): ECE | wrong at >= 0.8 | right")
@@ -127,7 +137,7 @@ def main() -> None:
     print()
     print("Leave one video out, every row (pooled over strategies): ECE | wrong at >= 0.8 | right")
     pooled = [r for s in args.strategy for r in rows[s]]
-    lovo = leave_one_video_out(pooled, args.l2)
+    lovo = leave_one_video_out(pooled, args.l2, used)
     print("| strategy | rule | calibrated |")
     print("|---|---|---|")
     for s in args.strategy:

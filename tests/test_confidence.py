@@ -4,6 +4,7 @@ signals (a VLM's) keep their own confidence."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -96,7 +97,7 @@ def test_an_answer_without_signals_keeps_its_confidence():
 
 def test_a_calibration_file_for_other_features_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="refit with bench/fit_calibration.py"):
-        Calibrator.from_dict({"features": ["raw_logit"], "weights": [1.0], "bias": 0.0})
+        Calibrator.from_dict({"features": ["brightness"], "weights": [1.0], "bias": 0.0})
 
 
 def test_the_shipped_calibrator_trusts_backed_answers_more_than_guesses():
@@ -121,3 +122,14 @@ def test_a_choice_nothing_backs_stays_near_chance_whatever_the_fit():
     )
     assert lifting.probability(guess) == pytest.approx(0.38)
     assert lifting.probability(backed) > 0.9
+
+
+def test_a_calibration_file_may_name_a_subset_of_the_features():
+    """Platt scaling (the rule's confidence only) round-trips through the file format."""
+    platt = Calibrator((0.5,), 0.25, "platt", ("raw_logit",))
+    again = Calibrator.from_dict(platt.as_dict())
+    signals = open_signals(0.9, 0.9, 1.0, 3, False)
+    assert again == platt
+    assert again.probability(signals) == pytest.approx(
+        1 / (1 + math.exp(-(0.25 + 0.5 * 2.1972))), abs=1e-3
+    )

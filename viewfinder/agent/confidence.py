@@ -85,8 +85,13 @@ def open_signals(
     }
 
 
-def features(signals: Mapping[str, Any]) -> list[float]:
-    """The calibrator's inputs, in :data:`FEATURES` order."""
+def features(signals: Mapping[str, Any], used: Sequence[str] = FEATURES) -> list[float]:
+    """The calibrator's inputs named in ``used`` (in that order)."""
+    every = _all_features(signals)
+    return [every[FEATURES.index(name)] for name in used]
+
+
+def _all_features(signals: Mapping[str, Any]) -> list[float]:
     is_open = signals.get("kind") == "open"
     options = int(signals.get("options") or 0)
     return [
@@ -110,6 +115,8 @@ class Calibrator:
     bias: float
     # Where it was fitted (dev set, split, rows, commit): shown in ``usage["calibration"]``.
     fitted_on: str
+    # The features the weights belong to (a subset of FEATURES, in this order).
+    used: tuple[str, ...] = FEATURES
 
     def probability(self, signals: Mapping[str, Any]) -> float:
         """The fitted probability; never above the rule's for a choice nothing backs.
@@ -118,7 +125,8 @@ class Calibrator:
         lifts some of them above chance (0.51 for a 3-way guess about something the video
         never mentions). A user must see such a guess near chance, as the rule puts it.
         """
-        z = self.bias + sum(w * x for w, x in zip(self.weights, features(signals), strict=True))
+        inputs = features(signals, self.used)
+        z = self.bias + sum(w * x for w, x in zip(self.weights, inputs, strict=True))
         p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
         unbacked_choice = signals.get("kind") == "choice" and int(signals["backed"]) == 0
         if unbacked_choice or int(signals["passages"]) == 0:
@@ -127,7 +135,7 @@ class Calibrator:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "features": list(FEATURES),
+            "features": list(self.used),
             "weights": [round(w, 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "fitted_on": self.fitted_on,
@@ -135,13 +143,16 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Calibrator:
-        """Raises ValueError when the file was fitted for other features."""
-        if list(data.get("features", [])) != list(FEATURES):
+        """Raises ValueError when the file names features this version does not compute."""
+        used = tuple(data.get("features", []))
+        unknown = [name for name in used if name not in FEATURES]
+        if not used or unknown or len(used) != len(data.get("weights", [])):
             raise ValueError(
-                f"calibration features {data.get('features')} are not {list(FEATURES)}; "
-                "refit with bench/fit_calibration.py"
+                f"calibration features {list(used)} are not a subset of {list(FEATURES)} with "
+                "one weight each; refit with bench/fit_calibration.py"
             )
-        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]), data["fitted_on"])
+        weights = tuple(float(w) for w in data["weights"])
+        return cls(weights, float(data["bias"]), data["fitted_on"], used)
 
 
 @cache
@@ -172,7 +183,10 @@ def calibrate(answer: Answer, calibrator: Calibrator | None = None) -> Answer:
 
 
 def fit_logistic(
-    rows: Sequence[Mapping[str, Any]], l2: float = 1.0, steps: int = 50
+    rows: Sequence[Mapping[str, Any]],
+    l2: float = 1.0,
+    steps: int = 50,
+    used: Sequence[str] = FEATURES,
 ) -> tuple[tuple[float, ...], float]:
     """L2-regularised logistic regression (Newton's method) of ``correct`` on the features.
 
@@ -185,7 +199,7 @@ def fit_logistic(
     usable = [r for r in rows if r.get("signals") and r.get("correct") is not None]
     if len(usable) < 2:
         raise ValueError("need at least two scored rows with signals to fit a calibrator")
-    x = np.array([[1.0, *features(r["signals"])] for r in usable])
+    x = np.array([[1.0, *features(r["signals"], used)] for r in usable])
     y = np.array([float(bool(r["correct"])) for r in usable])
     w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
