@@ -81,12 +81,12 @@ def test_registry_names_ik_llama_and_prefers_it_only_where_it_runs(monkeypatch):
 
     assert list(ALL_BACKENDS)[:2] == ["ik_llama", "llama.cpp"]
     monkeypatch.setattr(ik_llama, "cpu_supported", lambda: False)
-    assert "ik_llama" not in llm_module._Backends(installed=True)
+    assert "ik_llama" not in llm_module._registry(installed=True)
     monkeypatch.setattr(ik_llama, "cpu_supported", lambda: True)
     installed = importlib.util.find_spec("ik_llama_cpp") is not None
-    assert ("ik_llama" in llm_module._Backends(installed=True)) == installed
+    assert ("ik_llama" in llm_module._registry(installed=True)) == installed
     if installed:
-        assert next(iter(llm_module._Backends(installed=True))) == "ik_llama"
+        assert next(iter(llm_module._registry(installed=True))) == "ik_llama"
 
 
 def test_cpu_check_reads_the_flags(tmp_path):

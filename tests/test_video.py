@@ -165,7 +165,7 @@ def test_a_backend_that_cannot_decode_is_left_out_and_named_with_its_fix(
 
     monkeypatch.setattr(backends.TorchCodecReader, "check_decodes", classmethod(no_ffmpeg_libs))
     monkeypatch.setattr(backends, "_UNAVAILABLE", {})
-    monkeypatch.setattr(backends, "AVAILABLE_BACKENDS", backends._Backends())
+    monkeypatch.setattr(backends, "AVAILABLE_BACKENDS", backends._registry())
     assert "torchcodec" not in backends.AVAILABLE_BACKENDS
     assert "pyav" in backends.AVAILABLE_BACKENDS
     with vt.open_video(HELLO) as reader:

@@ -324,17 +324,9 @@ class IkLlamaLLM(TextLLM):
     # ------------------------------------------------------------------ evaluation
 
     def _prepare_call(self) -> None:
-        if not self.options.adapt_threads:
-            return
-        from .cpu import FreeCores
-
-        if getattr(self, "_free_cores", None) is None:
-            self._free_cores = FreeCores()
-        threads = self._free_cores.threads(self.options.threads)
-        if threads != getattr(self, "threads_in_use", self.options.threads):
-            logger.debug("ik_llama.cpp: %d thread(s) (others keep the rest busy)", threads)
-        self._api.set_n_threads(self._ctx, threads, threads)
-        self.threads_in_use = threads
+        threads = self._free_threads()
+        if threads is not None:
+            self._api.set_n_threads(self._ctx, threads, threads)
 
     @property
     def cached_tokens(self) -> list[int]:

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,6 +48,7 @@ from ..errors import (
     require,
 )
 from ..models import resolve
+from ..registry import LazyRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,23 @@ class TextLLM(ABC):
 
     def _prepare_call(self) -> None:  # noqa: B027 - optional hook
         """Adjust to the machine before a call (llama.cpp: the thread count)."""
+
+    def _free_threads(self) -> int | None:
+        """Threads for the next call, as many as the free cores allow (None: keep them).
+
+        Recorded in ``threads_in_use``; the GGUF backends apply it in ``_prepare_call``.
+        """
+        if not self.options.adapt_threads:
+            return None
+        from .cpu import FreeCores
+
+        if getattr(self, "_free_cores", None) is None:
+            self._free_cores = FreeCores()
+        threads = self._free_cores.threads(self.options.threads)
+        if threads != getattr(self, "threads_in_use", self.options.threads):
+            logger.debug("%s: %d thread(s) (others keep the rest busy)", self.BACKEND_NAME, threads)
+        self.threads_in_use = threads
+        return threads
 
     @property
     def n_ctx(self) -> int:
@@ -511,17 +529,9 @@ class LlamaCppLLM(TextLLM):
         return list(self._llm.input_ids[: self._llm.n_tokens])
 
     def _prepare_call(self) -> None:
-        if not self.options.adapt_threads:
-            return
-        from .cpu import FreeCores
-
-        if getattr(self, "_free_cores", None) is None:
-            self._free_cores = FreeCores()
-        threads = self._free_cores.threads(self.options.threads)
-        if threads != getattr(self, "threads_in_use", self.options.threads):
-            logger.debug("llama.cpp: %d thread(s) (others keep the rest busy)", threads)
-        self._lib.llama_set_n_threads(self._llm.ctx, threads, threads)
-        self.threads_in_use = threads
+        threads = self._free_threads()
+        if threads is not None:
+            self._lib.llama_set_n_threads(self._llm.ctx, threads, threads)
 
     def _next_logits(
         self, tokens: Sequence[int], progress: TokenProgress | None = None
@@ -654,45 +664,27 @@ def _ik_llama(installed: bool) -> type[TextLLM] | None:
     return _if_importable(IkLlamaLLM, "ik_llama_cpp") if cpu_supported() else None
 
 
-class _Backends(Mapping[str, type[TextLLM]]):
-    """Backends in preference order, listed on first use (ik_llama.py imports this module)."""
-
-    def __init__(self, installed: bool) -> None:
-        self._installed = installed
-        self._found: dict[str, type[TextLLM]] | None = None
-
-    def _backends(self) -> dict[str, type[TextLLM]]:
-        if self._found is None:
-            candidates: list[type[TextLLM] | None] = [
-                _ik_llama(self._installed),
-                LlamaCppLLM,
-                TransformersLLM,
-            ]
-            if self._installed:
-                candidates[1:] = [
-                    _if_importable(LlamaCppLLM, "llama_cpp"),
-                    _if_importable(TransformersLLM, "transformers", "gguf", "torch"),
-                ]
-            self._found = {b.BACKEND_NAME: b for b in filter(None, candidates)}
-        return self._found
-
-    def __getitem__(self, name: str) -> type[TextLLM]:
-        return self._backends()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._backends())
-
-    def __len__(self) -> int:
-        return len(self._backends())
-
-    def __repr__(self) -> str:
-        return f"{list(self._backends())}"
+def _gguf_first(installed: bool) -> list[type[TextLLM] | None]:
+    """The backends in preference order; with ``installed``, only those usable here."""
+    if not installed:
+        return [_ik_llama(False), LlamaCppLLM, TransformersLLM]
+    return [
+        _ik_llama(True),
+        _if_importable(LlamaCppLLM, "llama_cpp"),
+        _if_importable(TransformersLLM, "transformers", "gguf", "torch"),
+    ]
 
 
 # Preference order: ik_llama.cpp (prebuilt wheel, the fastest per CPU-second), llama.cpp
 # (llama-cpp-python, compiled at install), transformers (5-30x slower on CPU).
-AVAILABLE_BACKENDS: Mapping[str, type[TextLLM]] = _Backends(installed=True)
-ALL_BACKENDS: Mapping[str, type[TextLLM]] = _Backends(installed=False)
+def _registry(installed: bool) -> LazyRegistry[type[TextLLM]]:
+    # Listed on first use: ik_llama.py imports this module.
+    label = "AVAILABLE_BACKENDS" if installed else "ALL_BACKENDS"
+    return LazyRegistry(lambda: _gguf_first(installed), label)
+
+
+AVAILABLE_BACKENDS: Mapping[str, type[TextLLM]] = _registry(installed=True)
+ALL_BACKENDS: Mapping[str, type[TextLLM]] = _registry(installed=False)
 
 
 def load_llm(

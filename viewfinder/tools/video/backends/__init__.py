@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from ....errors import (
     BackendUnavailableError,
@@ -18,6 +18,7 @@ from ....errors import (
     UnknownBackendError,
     VideoError,
 )
+from ....registry import LazyRegistry
 from ..reader import VideoReader
 from .decord import DecordReader as DecordReader
 from .pyav import PyAVReader as PyAVReader
@@ -64,34 +65,16 @@ def _decord_reader() -> type[VideoReader] | None:
     return _usable(DecordReader)
 
 
-class _Backends(Mapping[str, type[VideoReader]]):
-    """Backends whose import works, found on first use: importing torchcodec loads torch and
-    ffmpeg shared libraries, which must not happen merely because this module was imported."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, type[VideoReader]] | None = None
-
-    def _backends(self) -> dict[str, type[VideoReader]]:
-        if self._found is None:
-            candidates = [PyAVReader, _torchcodec_reader(), _decord_reader()]
-            self._found = {b.BACKEND_NAME: b for b in filter(None, candidates)}
-        return self._found
-
-    def __getitem__(self, name: str) -> type[VideoReader]:
-        return self._backends()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._backends())
-
-    def __len__(self) -> int:
-        return len(self._backends())
-
-    def __repr__(self) -> str:
-        return f"AVAILABLE_BACKENDS({sorted(self._backends())})"
-
-
 # name -> VideoReader class, only for backends that import on this machine.
-AVAILABLE_BACKENDS: Mapping[str, type[VideoReader]] = _Backends()
+# Found on first use: importing torchcodec loads torch and FFmpeg's shared libraries, which
+# must not happen merely because this module was imported.
+def _registry() -> LazyRegistry[type[VideoReader]]:
+    return LazyRegistry(
+        lambda: [PyAVReader, _torchcodec_reader(), _decord_reader()], "AVAILABLE_BACKENDS"
+    )
+
+
+AVAILABLE_BACKENDS: Mapping[str, type[VideoReader]] = _registry()
 _EXTRA_OF_BACKEND = {"torchcodec": "decoders", "decord": "decoders", "pyav": "core"}
 _FIX_OF_BACKEND = {
     "torchcodec": "torchcodec loads FFmpeg 4-9 shared libraries: apt-get install -y ffmpeg",
